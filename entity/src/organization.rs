@@ -1,0 +1,22 @@
+//! An organization (tenant) of the instance.
+
+use sea_orm::entity::prelude::*;
+
+/// One organization row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "organizations")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub name: String,
+    pub sso_active: bool,
+    /// Microseconds since the Unix epoch, UTC.
+    pub created_at: i64,
+}
+
+/// No relations are navigated through sea-orm; foreign keys live in the migrations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

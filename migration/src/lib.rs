@@ -1,0 +1,15 @@
+//! scimgate's schema migrations: one set for SQLite and PostgreSQL. Migrations are additive
+//! (expand now, contract in a later release) so old and new replicas can run side by side.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_core;
+
+/// Applies scimgate's migrations in order.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261129_000001_core::Migration)]
+    }
+}

@@ -1,0 +1,113 @@
+//! Wiring: the store, the state the routes share, the metrics recorder, and the CLI commands.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::config::{DbArgs, Gates, ServeArgs, Settings};
+use crate::routing::{self, AppState, token_cache::TokenCache};
+use crate::store::tokens::IssueMode;
+use crate::store::{Store, StoreError};
+use crate::tokens::TokenHasher;
+
+/// Latency buckets (seconds) of the request histogram.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The process-wide Prometheus recorder, installed once (tests in one binary share it).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed, in which case ours simply stays empty.
+            let _ = metrics::set_global_recorder(recorder);
+            let upkeep = handle.clone();
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
+            handle
+        })
+        .clone()
+}
+
+/// Opens the database and applies pending migrations (every command that touches it does).
+pub async fn open_store(db: &DbArgs) -> Result<Store, StoreError> {
+    let store = Store::connect(&db.database_url.0).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The token hasher for these options.
+pub fn hasher(db: &DbArgs) -> TokenHasher {
+    TokenHasher::new(db.token_hash_key.as_ref().map(|k| k.0.as_bytes()))
+}
+
+/// Builds the shared state of the routes.
+pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs) -> Result<AppState, String> {
+    Ok(AppState {
+        store,
+        hasher: hasher(db),
+        tokens: Arc::new(TokenCache::default()),
+        config: Arc::new(Settings::from_args(serve)),
+        gates: Arc::new(Gates::from_args(serve)?),
+        metrics: metrics_handle(),
+    })
+}
+
+/// Serves until SIGINT/SIGTERM, finishing requests in flight.
+pub async fn serve(store: Store, db: &DbArgs, args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let state = state(store, db, args)?;
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, public_url = %state.config.public_url, "scimgate serving");
+    axum::serve(listener, routing::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Issues a token for `org_id`; `Ok(None)` when rotating and none was active.
+pub async fn issue_token(
+    store: &Store,
+    hasher: &TokenHasher,
+    org_id: i64,
+    mode: IssueMode,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    if store.find_org(org_id).await?.is_none() {
+        return Err(format!("organization {org_id} does not exist").into());
+    }
+    let token = hasher
+        .generate()
+        .map_err(|_| "the system random number generator failed")?;
+    Ok(store
+        .issue_token(org_id, &token.hash, &token.masked, mode)
+        .await?
+        .map(|_| token.plaintext))
+}

@@ -1,0 +1,242 @@
+//! SCIM Groups of one organization: the catalog rows whose display names are unique instance-wide.
+
+use serde_json::Value;
+
+use super::{Catalog, CatalogError, NameHolder, Resource};
+use crate::scim::patch::{GroupChange, group_changes, parse_patch_request};
+use crate::scim::projection::Projection;
+use crate::scim::query::ListRequest;
+use crate::scim::resource::{self, GroupView, Meta, parse_group};
+use crate::store::groups::{GroupRow, GroupWrite};
+use crate::store::{ListQuery, StoreError, Violation, WriteError};
+
+impl Catalog {
+    /// POST /Groups.
+    pub async fn create_group(&self, body: &Value) -> Result<Resource, CatalogError> {
+        let input = parse_group(body)?;
+        let row = self
+            .store
+            .insert_group(
+                self.tenant.org_id,
+                &input.display_name,
+                input.external_id.as_deref(),
+                &input.members,
+            )
+            .await;
+        match row {
+            Ok(row) => self.group_resource(row, &Projection::default()).await,
+            Err(e) => Err(self.group_write_error(e, "", &input.display_name).await),
+        }
+    }
+
+    /// GET /Groups/{id}.
+    pub async fn get_group(&self, id: &str, projection: &Projection) -> Result<Resource, CatalogError> {
+        let row = self
+            .store
+            .find_group(self.tenant.org_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        self.group_resource(row, projection).await
+    }
+
+    /// GET /Groups with filter, paging and projection; members are read only when returned.
+    pub async fn list_groups(&self, request: &ListRequest) -> Result<Value, CatalogError> {
+        let query = list_query(request);
+        let page = self.store.list_groups(self.tenant.org_id, &query).await?;
+        let views = self.group_views(page.rows, &request.projection).await?;
+        let resources = views
+            .iter()
+            .map(|view| {
+                let mut body = resource::render_group(&self.base_url, view);
+                request.projection.apply(&mut body);
+                Value::Object(body)
+            })
+            .collect();
+        Ok(resource::list_response(
+            page.total,
+            request.start_index,
+            resources,
+        ))
+    }
+
+    /// PUT /Groups/{id}: replaces name, externalId and membership (diffed into deltas).
+    pub async fn replace_group(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<i64>,
+    ) -> Result<Resource, CatalogError> {
+        let input = parse_group(body)?;
+        let writes = [
+            GroupWrite::SetDisplayName(input.display_name.clone()),
+            GroupWrite::SetExternalId(input.external_id),
+            GroupWrite::ReplaceMembers(input.members),
+        ];
+        match self
+            .store
+            .update_group(self.tenant.org_id, id, if_match, &writes)
+            .await
+        {
+            Ok(row) => self.group_resource(row, &Projection::default()).await,
+            Err(e) => Err(self.group_write_error(e, id, &input.display_name).await),
+        }
+    }
+
+    /// PATCH /Groups/{id}, atomically; the resource is rendered only when `projection` asks for it.
+    pub async fn patch_group(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<i64>,
+        projection: Option<&Projection>,
+    ) -> Result<Option<Resource>, CatalogError> {
+        let ops = parse_patch_request(body)?;
+        let changes = group_changes(&ops, id)?;
+        let mut new_name = String::new();
+        let writes: Vec<GroupWrite> = changes
+            .into_iter()
+            .map(|change| match change {
+                GroupChange::SetDisplayName(n) => {
+                    new_name.clone_from(&n);
+                    GroupWrite::SetDisplayName(n)
+                }
+                GroupChange::SetExternalId(e) => GroupWrite::SetExternalId(e),
+                GroupChange::AddMembers(ids) => GroupWrite::AddMembers(ids),
+                GroupChange::RemoveMembers(ids) => GroupWrite::RemoveMembers(ids),
+                GroupChange::RemoveAllMembers => GroupWrite::RemoveAllMembers,
+                GroupChange::ReplaceMembers(ids) => GroupWrite::ReplaceMembers(ids),
+            })
+            .collect();
+        let row = match self
+            .store
+            .update_group(self.tenant.org_id, id, if_match, &writes)
+            .await
+        {
+            Ok(row) => row,
+            Err(e) => return Err(self.group_write_error(e, id, &new_name).await),
+        };
+        match projection {
+            Some(p) => Ok(Some(self.group_resource(row, p).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// DELETE /Groups/{id}.
+    pub async fn delete_group(&self, id: &str, if_match: Option<i64>) -> Result<(), CatalogError> {
+        self.store
+            .delete_group(self.tenant.org_id, id, if_match)
+            .await
+            .map_err(|e| CatalogError::from_write(e, "Group", id))
+    }
+
+    async fn group_views(
+        &self,
+        rows: Vec<GroupRow>,
+        projection: &Projection,
+    ) -> Result<Vec<GroupView>, CatalogError> {
+        // `excludedAttributes=members` must never touch the membership table (Entra asks for it
+        // on every lookup of a group that may have 100 000 members).
+        let mut members = if projection.includes("members") {
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            Some(self.store.group_members(self.tenant.org_id, &ids).await?)
+        } else {
+            None
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| GroupView {
+                members: members.as_mut().map(|m| {
+                    m.remove(&row.id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|m| (m.user_id, m.user_name))
+                        .collect()
+                }),
+                meta: Meta {
+                    created: row.created_at,
+                    last_modified: row.updated_at,
+                    version: row.version,
+                },
+                id: row.id,
+                display_name: row.display_name,
+                external_id: row.external_id,
+            })
+            .collect())
+    }
+
+    async fn group_resource(&self, row: GroupRow, projection: &Projection) -> Result<Resource, CatalogError> {
+        let version = row.version;
+        let views = self.group_views(vec![row], projection).await?;
+        let view = views.first().ok_or_else(|| {
+            CatalogError::Internal(StoreError::Other(sea_orm::DbErr::RecordNotFound("group".into())))
+        })?;
+        let mut body = resource::render_group(&self.base_url, view);
+        projection.apply(&mut body);
+        Ok(Resource {
+            body,
+            version,
+            location: format!("{}/Groups/{}", self.base_url, view.id),
+        })
+    }
+
+    /// Turns a refused group write into what the IdP admin needs to know; a display-name clash
+    /// names the organization holding it (unless the instance is configured not to).
+    async fn group_write_error(&self, e: WriteError, id: &str, display_name: &str) -> CatalogError {
+        match e {
+            WriteError::Store(StoreError::Violation(Violation::GroupDisplayName)) => {
+                let holder = match self.store.display_name_holder(display_name).await {
+                    Ok(Some(h)) if h.org_id == self.tenant.org_id => {
+                        NameHolder::SameOrg { group_id: h.group_id }
+                    }
+                    Ok(Some(_)) if self.conflict_detail == super::ConflictDetail::Anonymous => {
+                        NameHolder::OtherOrgHidden
+                    }
+                    Ok(Some(h)) => NameHolder::OtherOrg {
+                        org_id: h.org_id,
+                        org_name: h.org_name,
+                    },
+                    Ok(None) => NameHolder::Unknown,
+                    Err(e) => return e.into(),
+                };
+                metrics::counter!(
+                    "scimgate_uniqueness_conflicts_total",
+                    "org" => self.tenant.org_id.to_string(),
+                    "kind" => holder.kind()
+                )
+                .increment(1);
+                CatalogError::DisplayNameTaken {
+                    name: display_name.to_owned(),
+                    holder,
+                    requester: self.tenant.org_name.clone(),
+                }
+            }
+            WriteError::Store(StoreError::Violation(Violation::GroupExternalId)) => {
+                CatalogError::Taken("externalId is already used by another group of this organization".into())
+            }
+            WriteError::UnknownUsers(ids) => {
+                metrics::counter!("scimgate_unknown_members_total", "org" => self.tenant.org_id.to_string())
+                    .increment(ids.len() as u64);
+                CatalogError::UnknownMembers(ids)
+            }
+            other => CatalogError::from_write(other, "Group", id),
+        }
+    }
+}
+
+fn not_found(id: &str) -> CatalogError {
+    CatalogError::NotFound {
+        kind: "Group",
+        id: id.to_owned(),
+    }
+}
+
+/// The store's view of a list request.
+pub(super) fn list_query(request: &ListRequest) -> ListQuery {
+    ListQuery {
+        filter: request.filter.clone(),
+        sort_by: request.sort_by.clone(),
+        descending: request.descending,
+        start_index: request.start_index,
+        count: request.count,
+    }
+}

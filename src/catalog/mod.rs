@@ -1,0 +1,70 @@
+//! Per-tenant catalog services: the only writers of an organization's Groups, Users and
+//! membership. Each holds a resolved [`Tenant`]; nothing here sees a token or an HTTP request.
+
+mod error;
+mod groups;
+mod users;
+
+use serde_json::{Map, Value};
+
+pub use error::{CatalogError, NameHolder};
+
+use crate::store::Store;
+
+/// An organization whose SCIM token was accepted by the routing layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub org_id: i64,
+    pub org_name: String,
+    /// The token that authenticated the request (for audit, never the token itself).
+    pub token_id: i64,
+}
+
+/// Whether a uniqueness conflict names the organization holding the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConflictDetail {
+    /// Name the holder (the default): the IdP admin can act on it.
+    #[default]
+    Org,
+    /// For instances whose organizations must not learn of each other.
+    Anonymous,
+}
+
+/// A rendered resource and the version behind its ETag.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub body: Map<String, Value>,
+    pub version: i64,
+    pub location: String,
+}
+
+/// One organization's catalog: a cheap, per-request view over the shared store.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    store: Store,
+    tenant: Tenant,
+    base_url: String,
+    conflict_detail: ConflictDetail,
+}
+
+impl Catalog {
+    /// The catalog of `tenant`; `base_url` is its SCIM base URL (from `SCIMGATE_PUBLIC_URL`).
+    pub fn new(store: Store, tenant: Tenant, base_url: String, conflict_detail: ConflictDetail) -> Self {
+        Catalog {
+            store,
+            tenant,
+            base_url,
+            conflict_detail,
+        }
+    }
+
+    /// The organization's SCIM base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The tenant this catalog serves.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+}

@@ -1,0 +1,136 @@
+//! SCIM Users of one organization: the IdP's directory (not platform accounts).
+
+use serde_json::{Map, Value};
+
+use super::groups::list_query;
+use super::{Catalog, CatalogError, Resource};
+use crate::scim::error::ScimError;
+use crate::scim::patch::{apply_user_patch, parse_patch_request};
+use crate::scim::projection::Projection;
+use crate::scim::query::ListRequest;
+use crate::scim::resource::{self, Meta};
+use crate::scim::user_doc::normalise_user;
+use crate::store::users::UserRow;
+use crate::store::{StoreError, Violation, WriteError};
+
+fn user_object(body: &Value) -> Result<&Map<String, Value>, ScimError> {
+    body.as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a User must be a JSON object"))
+}
+
+impl Catalog {
+    /// POST /Users.
+    pub async fn create_user(&self, body: &Value) -> Result<Resource, CatalogError> {
+        let doc = normalise_user(user_object(body)?)?;
+        match self.store.insert_user(self.tenant.org_id, &doc).await {
+            Ok(row) => Ok(self.user_resource(&row, &Projection::default())),
+            Err(e) => Err(user_write_error(e, "")),
+        }
+    }
+
+    /// GET /Users/{id}.
+    pub async fn get_user(&self, id: &str, projection: &Projection) -> Result<Resource, CatalogError> {
+        let row = self
+            .store
+            .find_user(self.tenant.org_id, id)
+            .await?
+            .ok_or_else(|| CatalogError::NotFound {
+                kind: "User",
+                id: id.to_owned(),
+            })?;
+        Ok(self.user_resource(&row, projection))
+    }
+
+    /// GET /Users with filter, paging and projection.
+    pub async fn list_users(&self, request: &ListRequest) -> Result<Value, CatalogError> {
+        let page = self
+            .store
+            .list_users(self.tenant.org_id, &list_query(request))
+            .await?;
+        let resources = page
+            .rows
+            .iter()
+            .map(|row| Value::Object(self.user_resource(row, &request.projection).body))
+            .collect();
+        Ok(resource::list_response(
+            page.total,
+            request.start_index,
+            resources,
+        ))
+    }
+
+    /// PUT /Users/{id}: replaces every writable attribute.
+    pub async fn replace_user(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<i64>,
+    ) -> Result<Resource, CatalogError> {
+        let doc = normalise_user(user_object(body)?)?;
+        match self
+            .store
+            .update_user(self.tenant.org_id, id, if_match, |_| Ok(doc))
+            .await
+        {
+            Ok(row) => Ok(self.user_resource(&row, &Projection::default())),
+            Err(e) => Err(user_write_error(e, id)),
+        }
+    }
+
+    /// PATCH /Users/{id}, atomically; answers the resource (as Okta and Entra expect).
+    pub async fn patch_user(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<i64>,
+        projection: &Projection,
+    ) -> Result<Resource, CatalogError> {
+        let ops = parse_patch_request(body)?;
+        let result = self
+            .store
+            .update_user(self.tenant.org_id, id, if_match, |mut doc| {
+                apply_user_patch(&mut doc, &ops)?;
+                Ok(doc)
+            })
+            .await;
+        match result {
+            Ok(row) => Ok(self.user_resource(&row, projection)),
+            Err(e) => Err(user_write_error(e, id)),
+        }
+    }
+
+    /// DELETE /Users/{id}; memberships go with it.
+    pub async fn delete_user(&self, id: &str, if_match: Option<i64>) -> Result<(), CatalogError> {
+        self.store
+            .delete_user(self.tenant.org_id, id, if_match)
+            .await
+            .map_err(|e| user_write_error(e, id))
+    }
+
+    fn user_resource(&self, row: &UserRow, projection: &Projection) -> Resource {
+        let meta = Meta {
+            created: row.created_at,
+            last_modified: row.updated_at,
+            version: row.version,
+        };
+        let mut body = resource::render_user(&self.base_url, &row.id, &row.document, meta);
+        projection.apply(&mut body);
+        Resource {
+            body,
+            version: row.version,
+            location: format!("{}/Users/{}", self.base_url, row.id),
+        }
+    }
+}
+
+fn user_write_error(e: WriteError, id: &str) -> CatalogError {
+    match e {
+        WriteError::Store(StoreError::Violation(Violation::UserName)) => {
+            CatalogError::Taken("userName is already used by another user of this organization".into())
+        }
+        WriteError::Store(StoreError::Violation(Violation::UserExternalId)) => {
+            CatalogError::Taken("externalId is already used by another user of this organization".into())
+        }
+        other => CatalogError::from_write(other, "User", id),
+    }
+}

@@ -1,0 +1,229 @@
+//! Configuration from flags and environment (`SCIMGATE_*`), as one clap structure.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::catalog::ConflictDetail;
+
+/// A value that must never reach a log line (database URLs carry passwords, keys are keys).
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// scimgate: a multi-tenant SCIM 2.0 gateway.
+#[derive(Debug, Parser)]
+#[command(name = "scimgate", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options of every command that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: sqlite://PATH?mode=rwc or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "SCIMGATE_DATABASE_URL",
+        default_value = "sqlite://scimgate.db?mode=rwc",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: Secret,
+    /// Key for HMAC-SHA256 of SCIM tokens (plain SHA-256 when unset). Changing it invalidates every token.
+    #[arg(long, env = "SCIMGATE_TOKEN_HASH_KEY", hide_env_values = true, global = true)]
+    pub token_hash_key: Option<Secret>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage an organization's SCIM token.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `org …`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization; prints its id alone.
+    Create {
+        /// Unique name of the organization.
+        name: String,
+        /// Whether SSO is active (gates SCIM provisioning).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        sso: bool,
+    },
+    /// List organizations (id, name, SSO active).
+    List,
+}
+
+/// `token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token (revoking any active one); prints the plaintext alone, once.
+    Generate { org: i64 },
+    /// Replace the active token; prints the plaintext alone, once.
+    Rotate { org: i64 },
+    /// Revoke the active token.
+    Revoke { org: i64 },
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Whether 409s name the organization holding a display name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConflictDetailArg {
+    Org,
+    Anonymous,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "SCIMGATE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: String,
+    /// Public base URL for `Location`, `meta.location` and `endpointUrl` (default: http://LISTEN).
+    #[arg(long, env = "SCIMGATE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// `org` names the organization holding a clashing display name; `anonymous` does not.
+    #[arg(
+        long,
+        env = "SCIMGATE_CONFLICT_DETAIL",
+        value_enum,
+        default_value = "org",
+        global = true
+    )]
+    pub conflict_detail: ConflictDetailArg,
+    /// Instance switch for SCIM provisioning and delegation.
+    #[arg(long, env = "SCIMGATE_IDP_DELEGATION_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub idp_delegation_enabled: bool,
+    /// Comma-separated organization ids allowed (unset: all; empty: none).
+    #[arg(long, env = "SCIMGATE_IDP_DELEGATION_ALLOWED_ORGS", global = true)]
+    pub idp_delegation_allowed_orgs: Option<String>,
+    /// Log format.
+    #[arg(
+        long,
+        env = "SCIMGATE_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            conflict_detail: ConflictDetailArg::Org,
+            idp_delegation_enabled: true,
+            idp_delegation_allowed_orgs: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Settings a request needs, derived from [`ServeArgs`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Without trailing slash.
+    pub public_url: String,
+    pub conflict_detail: ConflictDetail,
+}
+
+impl Settings {
+    /// From the serve options.
+    pub fn from_args(args: &ServeArgs) -> Settings {
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.listen));
+        Settings {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            conflict_detail: match args.conflict_detail {
+                ConflictDetailArg::Org => ConflictDetail::Org,
+                ConflictDetailArg::Anonymous => ConflictDetail::Anonymous,
+            },
+        }
+    }
+
+    /// The SCIM base URL of an organization.
+    pub fn scim_base_url(&self, org_id: i64) -> String {
+        format!("{}/api/orgs/{org_id}/scim/v2", self.public_url)
+    }
+}
+
+/// The feature gates of SCIM provisioning (design §2).
+#[derive(Debug, Clone)]
+pub struct Gates {
+    pub enabled: bool,
+    /// `None`: every organization.
+    pub allowed: Option<HashSet<i64>>,
+}
+
+impl Gates {
+    /// From the serve options; an unparsable id in the allowlist is an error at start.
+    pub fn from_args(args: &ServeArgs) -> Result<Gates, String> {
+        let allowed = match &args.idp_delegation_allowed_orgs {
+            None => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<i64>().map_err(|_| {
+                            format!("SCIMGATE_IDP_DELEGATION_ALLOWED_ORGS: \"{s}\" is not an organization id")
+                        })
+                    })
+                    .collect::<Result<HashSet<_>, _>>()?,
+            ),
+        };
+        Ok(Gates {
+            enabled: args.idp_delegation_enabled,
+            allowed,
+        })
+    }
+
+    /// Whether an organization may use its SCIM endpoint.
+    pub fn scim_enabled(&self, org_id: i64, sso_active: bool) -> bool {
+        self.enabled && sso_active && self.allowed.as_ref().is_none_or(|a| a.contains(&org_id))
+    }
+}

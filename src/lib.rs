@@ -1,0 +1,11 @@
+//! scimgate: a multi-tenant SCIM 2.0 gateway. Layers, outermost first: [`routing`] (HTTP, tokens,
+//! tenant resolution) → [`catalog`] (one organization's Groups and Users) → [`store`] (SQL). The
+//! SCIM protocol itself ([`scim`]) is pure code that knows nothing of HTTP or the database.
+
+pub mod app;
+pub mod catalog;
+pub mod config;
+pub mod routing;
+pub mod scim;
+pub mod store;
+pub mod tokens;

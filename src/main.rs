@@ -1,0 +1,79 @@
+//! The `scimgate` binary: `serve` (default), `migrate`, `org`, `token`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use scimgate::app;
+use scimgate::config::{Cli, Command, LogFormat, OrgCommand, TokenCommand};
+use scimgate::store::tokens::IssueMode;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to standard error: standard output is for values scripts capture.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.serve.log_format);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("scimgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let store = app::open_store(&cli.db).await?;
+    match cli.command {
+        None | Some(Command::Serve) => app::serve(store, &cli.db, &cli.serve).await?,
+        Some(Command::Migrate) => eprintln!("migrations applied"),
+        Some(Command::Org(OrgCommand::Create { name, sso })) => {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err("an organization needs a name".into());
+            }
+            println!("{}", store.create_org(name, sso).await?.id);
+        }
+        Some(Command::Org(OrgCommand::List)) => {
+            for org in store.list_orgs().await? {
+                println!("{}\t{}\tsso={}", org.id, org.name, org.sso_active);
+            }
+        }
+        Some(Command::Token(cmd)) => {
+            let hasher = app::hasher(&cli.db);
+            match cmd {
+                TokenCommand::Generate { org } => {
+                    if let Some(token) = app::issue_token(&store, &hasher, org, IssueMode::Generate).await? {
+                        println!("{token}");
+                    }
+                }
+                TokenCommand::Rotate { org } => {
+                    match app::issue_token(&store, &hasher, org, IssueMode::Rotate).await? {
+                        Some(token) => println!("{token}"),
+                        None => {
+                            return Err(format!("organization {org} has no active token to rotate").into());
+                        }
+                    }
+                }
+                TokenCommand::Revoke { org } => {
+                    if !store.revoke_token(org).await? {
+                        return Err(format!("organization {org} has no active token").into());
+                    }
+                    eprintln!("token of organization {org} revoked");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,109 @@
+//! Authentication of SCIM requests: the only code that sees bearer tokens. It resolves
+//! `{orgId}` + token to a [`Tenant`] and hands only that to the handlers.
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::catalog::Tenant;
+use crate::scim::error::ScimError;
+
+/// The organization id of a SCIM path (`/api/orgs/{id}/scim/v2/…` or `/orgs/{id}/scim/v2/…`).
+pub fn org_id_of(path: &str) -> Option<i64> {
+    let rest = path.strip_prefix("/api").unwrap_or(path);
+    let rest = rest.strip_prefix("/orgs/")?;
+    let (id, _) = rest.split_once('/')?;
+    // Only canonical decimal ids: "007" or "+7" must not alias organization 7.
+    if id.is_empty()
+        || id.len() > 18
+        || !id.bytes().all(|b| b.is_ascii_digit())
+        || (id.len() > 1 && id.starts_with('0'))
+    {
+        return None;
+    }
+    id.parse().ok()
+}
+
+/// Marks a response as belonging to an authenticated organization (for the `org` metrics label).
+#[derive(Debug, Clone, Copy)]
+pub struct AuthenticatedOrg(pub i64);
+
+fn refuse(reason: &'static str) -> Response {
+    metrics::counter!("scimgate_auth_failures_total", "reason" => reason).increment(1);
+    ApiError::unauthorized().into_response()
+}
+
+/// Middleware in front of every SCIM route.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(header_value) = request.headers().get(header::AUTHORIZATION) else {
+        return refuse("missing");
+    };
+    let token = header_value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty() && t.len() <= 512);
+    let Some(token) = token else {
+        return refuse("malformed");
+    };
+    let hash = state.hasher.hash(token);
+    let owner = match state.tokens.resolve(&state.store, &hash).await {
+        Ok(owner) => owner,
+        Err(e) => {
+            // Not a credential failure: IdPs quarantine jobs on 401s, so a hiccup must not look like one.
+            tracing::warn!(error = %e, "token lookup failed");
+            metrics::counter!("scimgate_auth_failures_total", "reason" => "unavailable").increment(1);
+            return ApiError::unavailable().into_response();
+        }
+    };
+    let Some(owner) = owner else {
+        return refuse("unknown_token");
+    };
+    // Checked after the lookup so an unknown org and a foreign token look the same.
+    // Nested routers see a path stripped of the base; the original URI carries the org id.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |u| u.0.path());
+    if org_id_of(path) != Some(owner.org_id) {
+        return refuse("foreign_org");
+    }
+    let org_id = owner.org_id;
+    if !state.gates.scim_enabled(org_id, owner.sso_active) {
+        let mut response = ApiError::from(ScimError::not_found(
+            "SCIM provisioning is disabled for this organization",
+        ))
+        .into_response();
+        response.extensions_mut().insert(AuthenticatedOrg(org_id));
+        return response;
+    }
+    request.extensions_mut().insert(Tenant {
+        org_id,
+        org_name: owner.org_name,
+        token_id: owner.token_id,
+    });
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(AuthenticatedOrg(org_id));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::org_id_of;
+
+    #[test]
+    fn org_ids_come_from_either_base_path() {
+        assert_eq!(org_id_of("/api/orgs/7/scim/v2/Users"), Some(7));
+        assert_eq!(org_id_of("/orgs/12/scim/v2/Groups/x"), Some(12));
+        assert_eq!(org_id_of("/api/orgs/007/scim/v2/Users"), None);
+        assert_eq!(org_id_of("/api/orgs/-1/scim/v2/Users"), None);
+        assert_eq!(org_id_of("/api/orgs/abc/scim/v2/Users"), None);
+        assert_eq!(org_id_of("/api/orgs/99999999999999999999/scim/v2"), None);
+        assert_eq!(org_id_of("/healthz"), None);
+    }
+}

@@ -1,0 +1,70 @@
+//! The routing layer: HTTP in, tenant resolved, catalog called, SCIM out. Handlers below
+//! [`auth::authenticate`] receive a [`crate::catalog::Tenant`] and never see a token.
+
+pub mod auth;
+pub mod error;
+mod observe;
+mod ops;
+pub mod scim;
+pub mod token_cache;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::{Gates, Settings};
+use crate::store::Store;
+use crate::tokens::TokenHasher;
+
+/// A request is cut off after this long, well before the IdPs' 60 s client timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything a request may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub hasher: TokenHasher,
+    pub tokens: Arc<token_cache::TokenCache>,
+    pub config: Arc<Settings>,
+    pub gates: Arc<Gates>,
+    pub metrics: PrometheusHandle,
+}
+
+/// The SCIM routes of one base path (relative to it).
+fn scim_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/{resource}",
+            get(scim::get_collection).post(scim::post_collection),
+        )
+        .route(
+            "/{resource}/{id}",
+            get(scim::get_item)
+                .put(scim::put_item)
+                .patch(scim::patch_item)
+                .delete(scim::delete_item),
+        )
+        .fallback(scim::not_found)
+        // Authenticate first, even for paths that do not exist, so probing reveals nothing.
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        // Handlers enforce their own limits (16 MiB for /Groups writes, 1 MiB elsewhere).
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/orgs/{org_id}/scim/v2", scim_routes(&state))
+        .nest("/orgs/{org_id}/scim/v2", scim_routes(&state))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
+        .layer(middleware::from_fn(observe::observe))
+        .with_state(state)
+}

@@ -1,0 +1,329 @@
+//! SCIM endpoints: extract, call the tenant's catalog, shape the HTTP answer. Resource names
+//! match case-insensitively (`/users` works), so one route per shape dispatches on [`Endpoint`].
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::AppState;
+use super::error::{ApiError, SCIM_JSON};
+use crate::catalog::{Catalog, Resource, Tenant};
+use crate::scim::discovery;
+use crate::scim::error::ScimError;
+use crate::scim::query::{self, ListRequest};
+use crate::scim::resource::{etag, etag_matches};
+
+/// Request bodies on `/Groups` writes may be large (Okta's wizard apps PUT whole groups).
+pub const GROUP_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Request bodies everywhere else.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The endpoints under a SCIM base URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Users,
+    Groups,
+    ServiceProviderConfig,
+    ResourceTypes,
+    Schemas,
+    Me,
+    Bulk,
+}
+
+impl Endpoint {
+    /// Parses a path segment case-insensitively.
+    pub fn parse(segment: &str) -> Option<Endpoint> {
+        const ALL: [(&str, Endpoint); 7] = [
+            ("Users", Endpoint::Users),
+            ("Groups", Endpoint::Groups),
+            ("ServiceProviderConfig", Endpoint::ServiceProviderConfig),
+            ("ResourceTypes", Endpoint::ResourceTypes),
+            ("Schemas", Endpoint::Schemas),
+            ("Me", Endpoint::Me),
+            ("Bulk", Endpoint::Bulk),
+        ];
+        ALL.iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(segment))
+            .map(|(_, e)| *e)
+    }
+
+    /// The canonical name, for metrics labels.
+    pub fn label(self) -> &'static str {
+        match self {
+            Endpoint::Users => "Users",
+            Endpoint::Groups => "Groups",
+            Endpoint::ServiceProviderConfig => "ServiceProviderConfig",
+            Endpoint::ResourceTypes => "ResourceTypes",
+            Endpoint::Schemas => "Schemas",
+            Endpoint::Me => "Me",
+            Endpoint::Bulk => "Bulk",
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+fn endpoint(segment: &str) -> Result<Endpoint> {
+    match Endpoint::parse(segment) {
+        Some(Endpoint::Me) => Err(ScimError::new(
+            501,
+            "/Me is not supported: requests are made by an IdP, not a user",
+        )
+        .into()),
+        Some(Endpoint::Bulk) => Err(ScimError::new(501, "/Bulk is not supported").into()),
+        Some(e) => Ok(e),
+        None => Err(ScimError::not_found(format!("no SCIM endpoint /{segment}")).into()),
+    }
+}
+
+fn method_not_allowed(method: &Method, endpoint: Endpoint) -> ApiError {
+    ScimError::new(405, format!("{method} is not supported on /{}", endpoint.label())).into()
+}
+
+fn catalog(state: &AppState, tenant: Tenant) -> Catalog {
+    let base = state.config.scim_base_url(tenant.org_id);
+    Catalog::new(state.store.clone(), tenant, base, state.config.conflict_detail)
+}
+
+fn params(raw: Option<String>) -> Result<HashMap<String, String>> {
+    let raw = raw.unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&raw)
+        .map_err(|_| ScimError::invalid_value("the query string is not valid URL encoding"))?;
+    Ok(pairs.into_iter().collect())
+}
+
+/// Reads and parses a JSON body within `limit` bytes: 413 beyond, 400 `invalidSyntax` if not JSON.
+async fn json_body(body: Body, limit: usize) -> Result<Value> {
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::from(ScimError::new(
+            413,
+            format!("The request body is larger than {limit} bytes"),
+        ))
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")).into())
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<String>> {
+    match headers.get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.to_owned()))
+            .map_err(|_| ScimError::invalid_value("If-Match is not a valid ETag").into()),
+    }
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
+}
+
+fn resource_response(status: StatusCode, resource: Resource) -> Response {
+    let mut response = json_response(status, Value::Object(resource.body));
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag(resource.version)) {
+        headers.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&resource.location)
+    {
+        headers.insert(header::LOCATION, v);
+    }
+    response
+}
+
+/// Resolves `If-Match` against the current version: the store re-checks it inside the write.
+async fn expected_version(
+    cat: &Catalog,
+    endpoint: Endpoint,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Option<i64>> {
+    let Some(tag) = if_match(headers)? else {
+        return Ok(None);
+    };
+    let projection = crate::scim::projection::Projection::parse(Some("id"), None)?;
+    let current = match endpoint {
+        Endpoint::Groups => cat.get_group(id, &projection).await?,
+        _ => cat.get_user(id, &projection).await?,
+    };
+    if etag_matches(&tag, current.version) {
+        Ok(Some(current.version))
+    } else {
+        Err(crate::catalog::CatalogError::PreconditionFailed.into())
+    }
+}
+
+/// GET on a collection or discovery document.
+pub async fn get_collection(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((_, segment)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
+    let cat = catalog(&state, tenant);
+    let base = cat.base_url().to_owned();
+    let body = match endpoint(&segment)? {
+        Endpoint::Users => cat.list_users(&ListRequest::parse(&params(raw)?)?).await?,
+        Endpoint::Groups => cat.list_groups(&ListRequest::parse(&params(raw)?)?).await?,
+        Endpoint::ServiceProviderConfig => discovery::service_provider_config(&base),
+        Endpoint::ResourceTypes => discovery::resource_types(&base),
+        Endpoint::Schemas => discovery::schemas(&base),
+        Endpoint::Me | Endpoint::Bulk => unreachable_endpoint()?,
+    };
+    Ok(json_response(StatusCode::OK, body))
+}
+
+fn unreachable_endpoint() -> Result<Value> {
+    Err(ScimError::not_found("no such endpoint").into())
+}
+
+/// POST on a collection: create.
+pub async fn post_collection(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((_, segment)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response> {
+    let endpoint = endpoint(&segment)?;
+    let cat = catalog(&state, tenant);
+    let resource = match endpoint {
+        Endpoint::Groups => {
+            cat.create_group(&json_body(body, GROUP_BODY_LIMIT).await?)
+                .await?
+        }
+        Endpoint::Users => cat.create_user(&json_body(body, BODY_LIMIT).await?).await?,
+        other => return Err(method_not_allowed(&Method::POST, other)),
+    };
+    Ok(resource_response(StatusCode::CREATED, resource))
+}
+
+/// GET of one resource (or one discovery entry).
+pub async fn get_item(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((_, segment, id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let cat = catalog(&state, tenant);
+    let base = cat.base_url().to_owned();
+    let found = |doc: Option<Value>, what: &str| {
+        doc.map(|d| json_response(StatusCode::OK, d))
+            .ok_or_else(|| ApiError::from(ScimError::not_found(format!("{what} {id} not found"))))
+    };
+    let resource = match endpoint(&segment)? {
+        Endpoint::Users => cat.get_user(&id, &query::projection(&params(raw)?)?).await?,
+        Endpoint::Groups => cat.get_group(&id, &query::projection(&params(raw)?)?).await?,
+        Endpoint::ResourceTypes => return found(discovery::resource_type(&base, &id), "ResourceType"),
+        Endpoint::Schemas => return found(discovery::schema(&base, &id), "Schema"),
+        other => return Err(method_not_allowed(&Method::GET, other)),
+    };
+    if let Some(tag) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+        && etag_matches(tag, resource.version)
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&etag(resource.version)) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(response);
+    }
+    Ok(resource_response(StatusCode::OK, resource))
+}
+
+/// PUT of one resource: replace.
+pub async fn put_item(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((_, segment, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let endpoint = endpoint(&segment)?;
+    let cat = catalog(&state, tenant);
+    let resource = match endpoint {
+        Endpoint::Groups => {
+            let body = json_body(body, GROUP_BODY_LIMIT).await?;
+            let version = expected_version(&cat, endpoint, &id, &headers).await?;
+            cat.replace_group(&id, &body, version).await?
+        }
+        Endpoint::Users => {
+            let body = json_body(body, BODY_LIMIT).await?;
+            let version = expected_version(&cat, endpoint, &id, &headers).await?;
+            cat.replace_user(&id, &body, version).await?
+        }
+        other => return Err(method_not_allowed(&Method::PUT, other)),
+    };
+    Ok(resource_response(StatusCode::OK, resource))
+}
+
+/// PATCH of one resource: atomic, in order. Groups answer 204 unless `attributes` is asked for.
+pub async fn patch_item(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((_, segment, id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let endpoint = endpoint(&segment)?;
+    let params = params(raw)?;
+    let cat = catalog(&state, tenant);
+    match endpoint {
+        Endpoint::Groups => {
+            let body = json_body(body, GROUP_BODY_LIMIT).await?;
+            let version = expected_version(&cat, endpoint, &id, &headers).await?;
+            let projection = if query::asks_for_attributes(&params) {
+                Some(query::projection(&params)?)
+            } else {
+                None
+            };
+            match cat.patch_group(&id, &body, version, projection.as_ref()).await? {
+                Some(resource) => Ok(resource_response(StatusCode::OK, resource)),
+                None => Ok(StatusCode::NO_CONTENT.into_response()),
+            }
+        }
+        Endpoint::Users => {
+            let body = json_body(body, BODY_LIMIT).await?;
+            let version = expected_version(&cat, endpoint, &id, &headers).await?;
+            let resource = cat
+                .patch_user(&id, &body, version, &query::projection(&params)?)
+                .await?;
+            Ok(resource_response(StatusCode::OK, resource))
+        }
+        other => Err(method_not_allowed(&Method::PATCH, other)),
+    }
+}
+
+/// DELETE of one resource.
+pub async fn delete_item(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((_, segment, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let endpoint = endpoint(&segment)?;
+    let cat = catalog(&state, tenant);
+    let version = match endpoint {
+        Endpoint::Groups | Endpoint::Users => expected_version(&cat, endpoint, &id, &headers).await?,
+        other => return Err(method_not_allowed(&Method::DELETE, other)),
+    };
+    match endpoint {
+        Endpoint::Groups => cat.delete_group(&id, version).await?,
+        _ => cat.delete_user(&id, version).await?,
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Anything else under a SCIM base URL (after authentication).
+pub async fn not_found() -> ApiError {
+    ScimError::not_found("no such SCIM endpoint").into()
+}

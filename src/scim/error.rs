@@ -1,0 +1,103 @@
+//! SCIM protocol errors (RFC 7644 §3.12), free of HTTP types: the routing layer turns them into responses.
+
+use std::fmt;
+
+/// The `scimType` values of RFC 7644 Table 9 that this server emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimType {
+    InvalidFilter,
+    TooMany,
+    Uniqueness,
+    Mutability,
+    InvalidSyntax,
+    InvalidPath,
+    NoTarget,
+    InvalidValue,
+    InvalidVers,
+    Sensitive,
+}
+
+impl ScimType {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScimType::InvalidFilter => "invalidFilter",
+            ScimType::TooMany => "tooMany",
+            ScimType::Uniqueness => "uniqueness",
+            ScimType::Mutability => "mutability",
+            ScimType::InvalidSyntax => "invalidSyntax",
+            ScimType::InvalidPath => "invalidPath",
+            ScimType::NoTarget => "noTarget",
+            ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidVers => "invalidVers",
+            ScimType::Sensitive => "sensitive",
+        }
+    }
+}
+
+/// A protocol-level error: HTTP status code, optional `scimType`, and a human-readable `detail`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimError {
+    pub status: u16,
+    pub scim_type: Option<ScimType>,
+    pub detail: String,
+}
+
+impl ScimError {
+    /// An error with a status and no `scimType`.
+    pub fn new(status: u16, detail: impl Into<String>) -> Self {
+        ScimError {
+            status,
+            scim_type: None,
+            detail: detail.into(),
+        }
+    }
+    /// A 400 with the given `scimType`.
+    pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
+        ScimError {
+            status: 400,
+            scim_type: Some(scim_type),
+            detail: detail.into(),
+        }
+    }
+    /// 400 `invalidValue`.
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidValue, detail)
+    }
+    /// 400 `invalidSyntax`.
+    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidSyntax, detail)
+    }
+    /// 400 `invalidFilter`.
+    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidFilter, detail)
+    }
+    /// 400 `invalidPath`.
+    pub fn invalid_path(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidPath, detail)
+    }
+    /// 400 `noTarget`.
+    pub fn no_target(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::NoTarget, detail)
+    }
+    /// 409 `uniqueness`.
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        ScimError {
+            status: 409,
+            scim_type: Some(ScimType::Uniqueness),
+            detail: detail.into(),
+        }
+    }
+    /// 404 for a resource id that does not exist in this organization.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(404, detail)
+    }
+}
+
+impl fmt::Display for ScimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.detail)
+    }
+}
+
+impl std::error::Error for ScimError {}

@@ -1,0 +1,133 @@
+//! List request parameters (RFC 7644 §3.4.2): filter, paging, sorting and projection.
+
+use std::collections::HashMap;
+
+use super::ast::{AttrPath, Filter};
+use super::discovery::MAX_RESULTS;
+use super::error::ScimError;
+use super::filter::{parse_attr_path, parse_filter};
+use super::projection::Projection;
+
+/// A validated list request.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    pub filter: Option<Filter>,
+    pub sort_by: Option<AttrPath>,
+    pub descending: bool,
+    /// 1-based, at least 1.
+    pub start_index: u64,
+    /// At most [`MAX_RESULTS`].
+    pub count: u64,
+    pub projection: Projection,
+}
+
+/// Looks a query parameter up case-insensitively; unknown parameters are ignored (Entra appends
+/// its own flags to the tenant URL).
+fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn integer(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ScimError> {
+    param(params, name)
+        .map(|raw| {
+            raw.trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, not \"{raw}\"")))
+        })
+        .transpose()
+}
+
+impl ListRequest {
+    /// Parses the query string of a list request.
+    pub fn parse(params: &HashMap<String, String>) -> Result<ListRequest, ScimError> {
+        let filter = match param(params, "filter").map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(parse_filter(raw).map_err(|e| ScimError::invalid_filter(e.to_string()))?),
+        };
+        let sort_by = match param(params, "sortBy").map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => {
+                Some(parse_attr_path(raw).map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?)
+            }
+        };
+        let descending = match param(params, "sortOrder").map(str::trim) {
+            None | Some("") => false,
+            Some(o) if o.eq_ignore_ascii_case("ascending") => false,
+            Some(o) if o.eq_ignore_ascii_case("descending") => true,
+            Some(o) => {
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder must be \"ascending\" or \"descending\", not \"{o}\""
+                )));
+            }
+        };
+        // RFC 7644 §3.4.2.4: a startIndex below 1 means 1, a negative count means 0.
+        let start_index = integer(params, "startIndex")?.unwrap_or(1).max(1) as u64;
+        let count = integer(params, "count")?.map_or(MAX_RESULTS, |c| (c.max(0) as u64).min(MAX_RESULTS));
+        let projection = Projection::parse(param(params, "attributes"), param(params, "excludedAttributes"))?;
+        Ok(ListRequest {
+            filter,
+            sort_by,
+            descending,
+            start_index,
+            count,
+            projection,
+        })
+    }
+}
+
+/// Parses `attributes`/`excludedAttributes` for single-resource requests.
+pub fn projection(params: &HashMap<String, String>) -> Result<Projection, ScimError> {
+    Projection::parse(param(params, "attributes"), param(params, "excludedAttributes"))
+}
+
+/// Whether the client asked for a body explicitly (Group PATCH answers 204 otherwise).
+pub fn asks_for_attributes(params: &HashMap<String, String>) -> bool {
+    param(params, "attributes").is_some_and(|a| !a.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_clamps() {
+        let r = ListRequest::parse(&q(&[])).unwrap();
+        assert_eq!((r.start_index, r.count, r.descending), (1, MAX_RESULTS, false));
+        let r = ListRequest::parse(&q(&[("startIndex", "0"), ("count", "-5")])).unwrap();
+        assert_eq!((r.start_index, r.count), (1, 0));
+        let r = ListRequest::parse(&q(&[("COUNT", "100000"), ("sortorder", "Descending")])).unwrap();
+        assert_eq!((r.count, r.descending), (MAX_RESULTS, true));
+    }
+
+    #[test]
+    fn bad_values_are_400s() {
+        assert_eq!(
+            ListRequest::parse(&q(&[("count", "ten")])).unwrap_err().status,
+            400
+        );
+        let e = ListRequest::parse(&q(&[("filter", "userName eq")])).unwrap_err();
+        assert_eq!(e.scim_type, Some(super::super::error::ScimType::InvalidFilter));
+        assert!(ListRequest::parse(&q(&[("sortOrder", "sideways")])).is_err());
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored() {
+        assert!(
+            ListRequest::parse(&q(&[
+                ("aadOptscim062020", ""),
+                ("filter", "displayName eq \"x\"")
+            ]))
+            .is_ok()
+        );
+    }
+}

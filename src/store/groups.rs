@@ -1,0 +1,432 @@
+//! The group catalog: SCIM Groups and their membership rows.
+
+use std::collections::{BTreeSet, HashMap};
+
+use entity::{group_member, idp_group, organization, scim_user};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::ListQuery;
+use super::filter_sql::{Target, Unsupported};
+use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros};
+use crate::scim::ast::AttrPath;
+use crate::scim::names::{KEY_VERSION, fold_key};
+
+/// One catalog row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    pub id: String,
+    pub org_id: i64,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub source: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl From<idp_group::Model> for GroupRow {
+    fn from(m: idp_group::Model) -> Self {
+        GroupRow {
+            id: m.id,
+            org_id: m.org_id,
+            display_name: m.display_name,
+            external_id: m.external_id,
+            source: m.source,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: m.version,
+        }
+    }
+}
+
+/// A member as shown in a Group resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub user_name: String,
+}
+
+/// Who holds a display-name key: the row and its organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameHolder {
+    pub group_id: String,
+    pub org_id: i64,
+    pub org_name: String,
+}
+
+/// A change to one group, applied set-based (a group may have 100 000 members).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupWrite {
+    SetDisplayName(String),
+    SetExternalId(Option<String>),
+    AddMembers(Vec<String>),
+    RemoveMembers(Vec<String>),
+    RemoveAllMembers,
+    ReplaceMembers(Vec<String>),
+}
+
+impl Store {
+    /// Inserts a SCIM group with its members in one transaction.
+    pub async fn insert_group(
+        &self,
+        org_id: i64,
+        display_name: &str,
+        external_id: Option<&str>,
+        members: &[String],
+    ) -> Result<GroupRow, WriteError> {
+        let txn = self.begin_write().await?;
+        let members = dedup(members);
+        check_users(&txn, org_id, &members).await?;
+        let now = now_micros();
+        let row = idp_group::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            org_id: Set(org_id),
+            display_name: Set(display_name.to_owned()),
+            display_key: Set(fold_key(display_name)),
+            display_key_version: Set(KEY_VERSION),
+            external_id: Set(external_id.map(str::to_owned)),
+            source: Set("SCIM".to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+        }
+        .insert(&txn)
+        .await?;
+        add_members(&txn, org_id, &row.id, &members).await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// One group of `org_id`.
+    pub async fn find_group(&self, org_id: i64, id: &str) -> Result<Option<GroupRow>, StoreError> {
+        let row = idp_group::Entity::find_by_id(id.to_owned())
+            .filter(idp_group::Column::OrgId.eq(org_id))
+            .one(self.conn())
+            .await?;
+        Ok(row.map(GroupRow::from))
+    }
+
+    /// Members of the given groups (of `org_id`), each list ordered by user id.
+    pub async fn group_members(
+        &self,
+        org_id: i64,
+        group_ids: &[String],
+    ) -> Result<HashMap<String, Vec<MemberRow>>, StoreError> {
+        let mut out: HashMap<String, Vec<MemberRow>> = HashMap::new();
+        for chunk in chunks(group_ids) {
+            let rows: Vec<(String, String, String)> = group_member::Entity::find()
+                .select_only()
+                .column(group_member::Column::GroupId)
+                .column(group_member::Column::UserId)
+                .column(scim_user::Column::UserName)
+                .inner_join_users()
+                .filter(group_member::Column::OrgId.eq(org_id))
+                .filter(group_member::Column::GroupId.is_in(chunk.iter().cloned()))
+                .order_by_asc(group_member::Column::GroupId)
+                .order_by_asc(group_member::Column::UserId)
+                .into_tuple()
+                .all(self.conn())
+                .await?;
+            for (group_id, user_id, user_name) in rows {
+                out.entry(group_id)
+                    .or_default()
+                    .push(MemberRow { user_id, user_name });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A filtered, sorted page of the groups of `org_id`.
+    pub async fn list_groups(&self, org_id: i64, query: &ListQuery) -> Result<Page<GroupRow>, ListError> {
+        let select = idp_group::Entity::find().filter(idp_group::Column::OrgId.eq(org_id));
+        let sort = query.sort_by.as_ref().map(sort_key).transpose()?;
+        let page = self
+            .page(select, query, Target::Groups, sort, idp_group::Column::Id)
+            .await?;
+        Ok(Page {
+            total: page.total,
+            rows: page.rows.into_iter().map(GroupRow::from).collect(),
+        })
+    }
+
+    /// Applies `writes` to one group in one transaction; `expected_version` implements If-Match.
+    pub async fn update_group(
+        &self,
+        org_id: i64,
+        id: &str,
+        expected_version: Option<i64>,
+        writes: &[GroupWrite],
+    ) -> Result<GroupRow, WriteError> {
+        let txn = self.begin_write().await?;
+        // FOR UPDATE on PostgreSQL: concurrent PATCHes of one group queue here instead of failing;
+        // SQLite's IMMEDIATE transaction already serialises writers.
+        let current = idp_group::Entity::find_by_id(id.to_owned())
+            .filter(idp_group::Column::OrgId.eq(org_id))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(WriteError::NotFound)?;
+        if expected_version.is_some_and(|v| v != current.version) {
+            return Err(WriteError::VersionMismatch);
+        }
+        let mut name = current.display_name.clone();
+        let mut external_id = current.external_id.clone();
+        let mut members_changed = false;
+        for write in writes {
+            match write {
+                GroupWrite::SetDisplayName(n) => name = n.clone(),
+                GroupWrite::SetExternalId(e) => external_id = e.clone(),
+                GroupWrite::AddMembers(ids) => {
+                    let ids = dedup(ids);
+                    check_users(&txn, org_id, &ids).await?;
+                    members_changed |= add_members(&txn, org_id, id, &ids).await? > 0;
+                }
+                GroupWrite::RemoveMembers(ids) => {
+                    members_changed |= remove_members(&txn, id, Some(&dedup(ids))).await? > 0;
+                }
+                GroupWrite::RemoveAllMembers => members_changed |= remove_members(&txn, id, None).await? > 0,
+                GroupWrite::ReplaceMembers(ids) => {
+                    let wanted = dedup(ids);
+                    check_users(&txn, org_id, &wanted).await?;
+                    members_changed |= replace_members(&txn, org_id, id, &wanted).await?;
+                }
+            }
+        }
+        let renamed = name != current.display_name;
+        // Okta repeats the group's name with every membership change: an unchanged name must cost
+        // nothing and leave version and lastModified alone.
+        if !renamed && external_id == current.external_id && !members_changed {
+            txn.commit().await?;
+            return Ok(current.into());
+        }
+        let now = now_micros();
+        let mut update = Query::update();
+        update
+            .table(idp_group::Entity)
+            .value(idp_group::Column::ExternalId, external_id.clone())
+            .value(idp_group::Column::UpdatedAt, now)
+            .value(
+                idp_group::Column::Version,
+                Expr::col(idp_group::Column::Version).add(1),
+            )
+            .and_where(idp_group::Column::Id.eq(id))
+            .and_where(idp_group::Column::OrgId.eq(org_id));
+        if renamed {
+            update
+                .value(idp_group::Column::DisplayName, name.clone())
+                .value(idp_group::Column::DisplayKey, fold_key(&name))
+                .value(idp_group::Column::DisplayKeyVersion, KEY_VERSION);
+        }
+        txn.execute(&update).await?;
+        txn.commit().await?;
+        Ok(GroupRow {
+            display_name: name,
+            external_id,
+            updated_at: now,
+            version: current.version + 1,
+            ..current.into()
+        })
+    }
+
+    /// Deletes one group (its memberships cascade).
+    pub async fn delete_group(
+        &self,
+        org_id: i64,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), WriteError> {
+        let txn = self.begin_write().await?;
+        let mut delete = idp_group::Entity::delete_many()
+            .filter(idp_group::Column::Id.eq(id))
+            .filter(idp_group::Column::OrgId.eq(org_id));
+        if let Some(v) = expected_version {
+            delete = delete.filter(idp_group::Column::Version.eq(v));
+        }
+        if delete.exec(&txn).await?.rows_affected == 0 {
+            let exists = idp_group::Entity::find_by_id(id.to_owned())
+                .filter(idp_group::Column::OrgId.eq(org_id))
+                .count(&txn)
+                .await?
+                > 0;
+            return Err(if exists {
+                WriteError::VersionMismatch
+            } else {
+                WriteError::NotFound
+            });
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Which group and organization hold `display_name`'s key, if any.
+    pub async fn display_name_holder(&self, display_name: &str) -> Result<Option<NameHolder>, StoreError> {
+        let row: Option<(String, i64, String)> = idp_group::Entity::find()
+            .select_only()
+            .column(idp_group::Column::Id)
+            .column(idp_group::Column::OrgId)
+            .column(organization::Column::Name)
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                idp_group::Entity::belongs_to(organization::Entity)
+                    .from(idp_group::Column::OrgId)
+                    .to(organization::Column::Id)
+                    .into(),
+            )
+            .filter(idp_group::Column::DisplayKey.eq(fold_key(display_name)))
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(row.map(|(group_id, org_id, org_name)| NameHolder {
+            group_id,
+            org_id,
+            org_name,
+        }))
+    }
+}
+
+fn sort_key(path: &AttrPath) -> Result<idp_group::Column, ListError> {
+    let name = match &path.sub_attr {
+        Some(sub) => format!("{}.{}", path.attr, sub).to_ascii_lowercase(),
+        None => path.attr.to_ascii_lowercase(),
+    };
+    match name.as_str() {
+        "id" => Ok(idp_group::Column::Id),
+        "displayname" => Ok(idp_group::Column::DisplayKey),
+        "externalid" => Ok(idp_group::Column::ExternalId),
+        "meta.created" => Ok(idp_group::Column::CreatedAt),
+        "meta.lastmodified" => Ok(idp_group::Column::UpdatedAt),
+        _ => Err(ListError::Unsupported(Unsupported(format!(
+            "sorting by \"{name}\" is not supported; supported: id, displayName, externalId, meta.created, meta.lastModified"
+        )))),
+    }
+}
+
+fn dedup(ids: &[String]) -> Vec<String> {
+    ids.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+/// Fails with the ids that are not users of `org_id` (a foreign organization's user does not exist here).
+async fn check_users(txn: &DatabaseTransaction, org_id: i64, ids: &[String]) -> Result<(), WriteError> {
+    let mut found = BTreeSet::new();
+    for chunk in chunks(ids) {
+        let rows: Vec<String> = scim_user::Entity::find()
+            .select_only()
+            .column(scim_user::Column::Id)
+            .filter(scim_user::Column::OrgId.eq(org_id))
+            .filter(scim_user::Column::Id.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(rows);
+    }
+    let missing: Vec<String> = ids.iter().filter(|id| !found.contains(*id)).cloned().collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(WriteError::UnknownUsers(missing))
+    }
+}
+
+async fn add_members(
+    txn: &DatabaseTransaction,
+    org_id: i64,
+    group_id: &str,
+    ids: &[String],
+) -> Result<u64, StoreError> {
+    let mut added = 0;
+    for chunk in chunks(ids) {
+        let mut insert = Query::insert();
+        insert.into_table(group_member::Entity).columns([
+            group_member::Column::GroupId,
+            group_member::Column::UserId,
+            group_member::Column::OrgId,
+        ]);
+        for user_id in chunk {
+            insert.values_panic([group_id.into(), user_id.as_str().into(), org_id.into()]);
+        }
+        // Idempotent add: a member already present is not an error.
+        insert.on_conflict(
+            OnConflict::columns([group_member::Column::GroupId, group_member::Column::UserId])
+                .do_nothing()
+                .to_owned(),
+        );
+        added += txn.execute(&insert).await?.rows_affected();
+    }
+    Ok(added)
+}
+
+async fn remove_members(
+    txn: &DatabaseTransaction,
+    group_id: &str,
+    ids: Option<&[String]>,
+) -> Result<u64, StoreError> {
+    let Some(ids) = ids else {
+        let result = group_member::Entity::delete_many()
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .exec(txn)
+            .await?;
+        return Ok(result.rows_affected);
+    };
+    let mut removed = 0;
+    for chunk in chunks(ids) {
+        let result = group_member::Entity::delete_many()
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .filter(group_member::Column::UserId.is_in(chunk.iter().cloned()))
+            .exec(txn)
+            .await?;
+        removed += result.rows_affected;
+    }
+    Ok(removed)
+}
+
+/// Makes the membership exactly `wanted`, touching only the difference (PUT of a whole group).
+async fn replace_members(
+    txn: &DatabaseTransaction,
+    org_id: i64,
+    group_id: &str,
+    wanted: &[String],
+) -> Result<bool, StoreError> {
+    let current: BTreeSet<String> = group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::UserId)
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .into_tuple()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    let wanted_set: BTreeSet<&String> = wanted.iter().collect();
+    let gone: Vec<String> = current
+        .iter()
+        .filter(|id| !wanted_set.contains(id))
+        .cloned()
+        .collect();
+    let new: Vec<String> = wanted
+        .iter()
+        .filter(|id| !current.contains(*id))
+        .cloned()
+        .collect();
+    let removed = remove_members(txn, group_id, Some(&gone)).await?;
+    let added = add_members(txn, org_id, group_id, &new).await?;
+    Ok(removed + added > 0)
+}
+
+trait JoinUsers {
+    fn inner_join_users(self) -> Self;
+}
+
+impl JoinUsers for sea_orm::Select<group_member::Entity> {
+    fn inner_join_users(self) -> Self {
+        self.join(
+            sea_orm::JoinType::InnerJoin,
+            group_member::Entity::belongs_to(scim_user::Entity)
+                .from(group_member::Column::UserId)
+                .to(scim_user::Column::Id)
+                .into(),
+        )
+    }
+}

@@ -1,0 +1,210 @@
+//! The store: every SQL statement of scimgate lives below this module. It speaks sea-orm to SQLite
+//! or PostgreSQL, starts one transaction per write, and reports constraint violations as data so
+//! the layers above can decide what they mean.
+
+mod error;
+pub mod filter_sql;
+pub mod groups;
+pub mod orgs;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+pub use error::{StoreError, Violation};
+
+/// How long a request may wait for a pooled connection before it answers 503.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Arbitrary constant naming scimgate's PostgreSQL advisory lock for migrations.
+const MIGRATION_LOCK_ID: i64 = 0x5c13_6a7e;
+
+/// A handle on the database shared by every tenant; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// Microseconds since the Unix epoch: the one timestamp format of every table (sortable and
+/// identical on SQLite and PostgreSQL).
+pub fn now_micros() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_timeout(ACQUIRE_TIMEOUT)
+            .max_connections(if url.starts_with("sqlite") { 8 } else { 16 })
+            .sqlx_logging(false);
+        // WAL lets readers proceed while one writer holds the lock; case-sensitive LIKE makes `co`,
+        // `sw` and `ew` behave as on PostgreSQL (case-insensitive attributes compare pre-folded keys).
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(ACQUIRE_TIMEOUT)
+                .foreign_keys(true)
+                .pragma("case_sensitive_like", "ON")
+                .create_if_missing(true)
+        });
+        let db = Database::connect(options).await.map_err(StoreError::from)?;
+        Ok(Store { db })
+    }
+
+    /// Applies pending migrations under a lock, so replicas starting together migrate once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        if self.backend() == DbBackend::Postgres {
+            // Transaction-scoped: released by the commit, or by the server if this process dies.
+            txn.execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"),
+            ))
+            .await?;
+        }
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Whether every known migration has been applied (readiness).
+    pub async fn migrations_applied(&self) -> Result<bool, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.is_empty())
+    }
+
+    /// A round trip to the database (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::from)
+    }
+
+    /// Which SQL dialect is behind this store.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The connection pool, for read-only statements.
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a
+    /// deferred transaction that reads and then writes fails with "database is locked" under load.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            isolation_level: None,
+            access_mode: Some(AccessMode::ReadWrite).filter(|_| self.backend() == DbBackend::Postgres),
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        };
+        self.db
+            .begin_with_options(options)
+            .await
+            .map_err(StoreError::from)
+    }
+}
+
+/// Splits ids into chunks small enough for one statement's bind parameters on every backend.
+pub(crate) fn chunks<T>(items: &[T]) -> std::slice::Chunks<'_, T> {
+    items.chunks(500)
+}
+
+/// Paging, sorting and filtering of a list request, already validated.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: Option<crate::scim::ast::Filter>,
+    pub sort_by: Option<crate::scim::ast::AttrPath>,
+    pub descending: bool,
+    /// 1-based.
+    pub start_index: u64,
+    pub count: u64,
+}
+
+/// A page of rows and the total number matching.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub total: u64,
+    pub rows: Vec<T>,
+}
+
+/// Why a list failed.
+#[derive(Debug)]
+pub enum ListError {
+    /// The filter or sort cannot be run here (the client's mistake).
+    Unsupported(filter_sql::Unsupported),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ListError {
+    fn from(e: StoreError) -> Self {
+        ListError::Store(e)
+    }
+}
+
+/// Why a write to one resource did not happen.
+#[derive(Debug)]
+pub enum WriteError {
+    NotFound,
+    /// `If-Match` named another version.
+    VersionMismatch,
+    /// Member ids that are not users of this organization.
+    UnknownUsers(Vec<String>),
+    /// The change itself is invalid (a PATCH that breaks the resource's rules).
+    Rejected(crate::scim::error::ScimError),
+    Store(StoreError),
+}
+
+impl<E: Into<StoreError>> From<E> for WriteError {
+    fn from(e: E) -> Self {
+        WriteError::Store(e.into())
+    }
+}
+
+impl Store {
+    /// Runs a filtered, sorted, paged select; `tiebreak` (a time-ordered id) keeps pages stable.
+    async fn page<E, C>(
+        &self,
+        mut select: sea_orm::Select<E>,
+        query: &ListQuery,
+        target: filter_sql::Target,
+        sort: Option<C>,
+        tiebreak: C,
+    ) -> Result<Page<E::Model>, ListError>
+    where
+        E: sea_orm::EntityTrait,
+        E::Model: Sync,
+        C: sea_orm::ColumnTrait,
+    {
+        use sea_orm::{PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Order};
+        if let Some(filter) = &query.filter {
+            select = select.filter(filter_sql::condition(filter, target).map_err(ListError::Unsupported)?);
+        }
+        let total = select
+            .clone()
+            .count(self.conn())
+            .await
+            .map_err(StoreError::from)?;
+        if query.count == 0 {
+            return Ok(Page { total, rows: vec![] });
+        }
+        let order = if query.descending { Order::Desc } else { Order::Asc };
+        if let Some(col) = sort {
+            select = select.order_by(col, order.clone());
+        }
+        let rows = select
+            .order_by(tiebreak, order)
+            .offset(query.start_index.saturating_sub(1))
+            .limit(query.count)
+            .all(self.conn())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(Page { total, rows })
+    }
+}

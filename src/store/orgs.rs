@@ -1,0 +1,56 @@
+//! Organizations.
+
+use entity::organization;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
+
+use super::{Store, StoreError, now_micros};
+
+/// An organization as the rest of the program sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: i64,
+    pub name: String,
+    pub sso_active: bool,
+}
+
+impl From<organization::Model> for Org {
+    fn from(m: organization::Model) -> Self {
+        Org {
+            id: m.id,
+            name: m.name,
+            sso_active: m.sso_active,
+        }
+    }
+}
+
+impl Store {
+    /// Creates an organization; its name is unique on the instance.
+    pub async fn create_org(&self, name: &str, sso_active: bool) -> Result<Org, StoreError> {
+        let row = organization::ActiveModel {
+            name: Set(name.to_owned()),
+            sso_active: Set(sso_active),
+            created_at: Set(now_micros()),
+            ..Default::default()
+        }
+        .insert(self.conn())
+        .await?;
+        Ok(row.into())
+    }
+
+    /// Every organization, by id.
+    pub async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        let rows = organization::Entity::find()
+            .order_by_asc(organization::Column::Id)
+            .all(self.conn())
+            .await?;
+        Ok(rows.into_iter().map(Org::from).collect())
+    }
+
+    /// One organization by id.
+    pub async fn find_org(&self, id: i64) -> Result<Option<Org>, StoreError> {
+        Ok(organization::Entity::find_by_id(id)
+            .one(self.conn())
+            .await?
+            .map(Org::from))
+    }
+}

@@ -1,0 +1,254 @@
+//! SCIM Users of one organization: filterable columns, e-mail rows, and the JSON document.
+
+use entity::{scim_user, scim_user_email};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect,
+};
+use serde_json::{Map, Value};
+
+use super::filter_sql::{Target, Unsupported};
+use super::{ListError, ListQuery, Page, Store, StoreError, WriteError, now_micros};
+use crate::scim::ast::AttrPath;
+use crate::scim::error::ScimError;
+use crate::scim::names::fold_key;
+use crate::scim::user_doc;
+
+/// One user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub id: String,
+    pub org_id: i64,
+    pub document: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl TryFrom<scim_user::Model> for UserRow {
+    type Error = StoreError;
+    fn try_from(m: scim_user::Model) -> Result<Self, StoreError> {
+        let document = serde_json::from_str(&m.document)
+            .map_err(|e| StoreError::Other(sea_orm::DbErr::Json(format!("user {}: {e}", m.id))))?;
+        Ok(UserRow {
+            id: m.id,
+            org_id: m.org_id,
+            document,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: m.version,
+        })
+    }
+}
+
+/// The columns derived from a document; the document stays the source of truth.
+fn columns(doc: &Map<String, Value>) -> (String, String, Option<String>, bool, Option<String>, String) {
+    let user_name = user_doc::user_name(doc).to_owned();
+    let key = fold_key(&user_name);
+    (
+        user_name,
+        key,
+        user_doc::external_id(doc).map(str::to_owned),
+        user_doc::active(doc),
+        user_doc::display_name(doc).map(fold_key),
+        Value::Object(doc.clone()).to_string(),
+    )
+}
+
+impl Store {
+    /// Inserts a user from a validated document.
+    pub async fn insert_user(&self, org_id: i64, doc: &Map<String, Value>) -> Result<UserRow, WriteError> {
+        let txn = self.begin_write().await?;
+        let (user_name, user_name_key, external_id, active, display_name_key, document) = columns(doc);
+        let now = now_micros();
+        let row = scim_user::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            org_id: Set(org_id),
+            user_name: Set(user_name),
+            user_name_key: Set(user_name_key),
+            external_id: Set(external_id),
+            active: Set(active),
+            display_name_key: Set(display_name_key),
+            document: Set(document),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+        }
+        .insert(&txn)
+        .await?;
+        write_emails(&txn, org_id, &row.id, doc).await?;
+        txn.commit().await?;
+        Ok(row.try_into()?)
+    }
+
+    /// One user of `org_id`.
+    pub async fn find_user(&self, org_id: i64, id: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = scim_user::Entity::find_by_id(id.to_owned())
+            .filter(scim_user::Column::OrgId.eq(org_id))
+            .one(self.conn())
+            .await?;
+        row.map(UserRow::try_from).transpose()
+    }
+
+    /// A filtered, sorted page of the users of `org_id`.
+    pub async fn list_users(&self, org_id: i64, query: &ListQuery) -> Result<Page<UserRow>, ListError> {
+        let select = scim_user::Entity::find().filter(scim_user::Column::OrgId.eq(org_id));
+        let sort = query.sort_by.as_ref().map(sort_key).transpose()?;
+        let page = self
+            .page(select, query, Target::Users, sort, scim_user::Column::Id)
+            .await?;
+        let rows = page
+            .rows
+            .into_iter()
+            .map(UserRow::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            total: page.total,
+            rows,
+        })
+    }
+
+    /// Reads, changes and writes one user in one transaction. `change` gets the stored document
+    /// and returns the new one (PUT replaces it, PATCH edits it); `expected_version` implements If-Match.
+    pub async fn update_user<F>(
+        &self,
+        org_id: i64,
+        id: &str,
+        expected_version: Option<i64>,
+        change: F,
+    ) -> Result<UserRow, WriteError>
+    where
+        F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>, ScimError>,
+    {
+        let txn = self.begin_write().await?;
+        let current: UserRow = scim_user::Entity::find_by_id(id.to_owned())
+            .filter(scim_user::Column::OrgId.eq(org_id))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(WriteError::NotFound)?
+            .try_into()?;
+        if expected_version.is_some_and(|v| v != current.version) {
+            return Err(WriteError::VersionMismatch);
+        }
+        let doc = change(current.document.clone()).map_err(WriteError::Rejected)?;
+        if doc == current.document {
+            txn.commit().await?;
+            return Ok(current);
+        }
+        let (user_name, user_name_key, external_id, active, display_name_key, document) = columns(&doc);
+        let now = now_micros();
+        let version = current.version + 1;
+        let mut update = Query::update();
+        update
+            .table(scim_user::Entity)
+            .value(scim_user::Column::UserName, user_name)
+            .value(scim_user::Column::UserNameKey, user_name_key)
+            .value(scim_user::Column::ExternalId, external_id)
+            .value(scim_user::Column::Active, active)
+            .value(scim_user::Column::DisplayNameKey, display_name_key)
+            .value(scim_user::Column::Document, document)
+            .value(scim_user::Column::UpdatedAt, now)
+            .value(scim_user::Column::Version, version)
+            .and_where(scim_user::Column::Id.eq(id))
+            .and_where(scim_user::Column::OrgId.eq(org_id));
+        txn.execute(&update).await?;
+        scim_user_email::Entity::delete_many()
+            .filter(scim_user_email::Column::UserId.eq(id))
+            .exec(&txn)
+            .await?;
+        write_emails(&txn, org_id, id, &doc).await?;
+        txn.commit().await?;
+        Ok(UserRow {
+            document: doc,
+            updated_at: now,
+            version,
+            ..current
+        })
+    }
+
+    /// Deletes one user; its e-mails and group memberships cascade.
+    pub async fn delete_user(
+        &self,
+        org_id: i64,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), WriteError> {
+        let txn = self.begin_write().await?;
+        let mut delete = scim_user::Entity::delete_many()
+            .filter(scim_user::Column::Id.eq(id))
+            .filter(scim_user::Column::OrgId.eq(org_id));
+        if let Some(v) = expected_version {
+            delete = delete.filter(scim_user::Column::Version.eq(v));
+        }
+        if delete.exec(&txn).await?.rows_affected == 0 {
+            let exists = scim_user::Entity::find_by_id(id.to_owned())
+                .filter(scim_user::Column::OrgId.eq(org_id))
+                .count(&txn)
+                .await?
+                > 0;
+            return Err(if exists {
+                WriteError::VersionMismatch
+            } else {
+                WriteError::NotFound
+            });
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+async fn write_emails(
+    txn: &DatabaseTransaction,
+    org_id: i64,
+    user_id: &str,
+    doc: &Map<String, Value>,
+) -> Result<(), StoreError> {
+    let emails = user_doc::emails(doc);
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert();
+    insert.into_table(scim_user_email::Entity).columns([
+        scim_user_email::Column::UserId,
+        scim_user_email::Column::Position,
+        scim_user_email::Column::OrgId,
+        scim_user_email::Column::Value,
+        scim_user_email::Column::ValueKey,
+        scim_user_email::Column::Kind,
+        scim_user_email::Column::IsPrimary,
+    ]);
+    for (position, email) in (0i32..).zip(emails) {
+        let key = fold_key(&email.value);
+        insert.values_panic([
+            user_id.into(),
+            position.into(),
+            org_id.into(),
+            email.value.into(),
+            key.into(),
+            email.kind.into(),
+            email.primary.into(),
+        ]);
+    }
+    txn.execute(&insert).await?;
+    Ok(())
+}
+
+fn sort_key(path: &AttrPath) -> Result<scim_user::Column, ListError> {
+    let name = match &path.sub_attr {
+        Some(sub) => format!("{}.{}", path.attr, sub).to_ascii_lowercase(),
+        None => path.attr.to_ascii_lowercase(),
+    };
+    match name.as_str() {
+        "id" => Ok(scim_user::Column::Id),
+        "username" => Ok(scim_user::Column::UserNameKey),
+        "displayname" => Ok(scim_user::Column::DisplayNameKey),
+        "externalid" => Ok(scim_user::Column::ExternalId),
+        "meta.created" => Ok(scim_user::Column::CreatedAt),
+        "meta.lastmodified" => Ok(scim_user::Column::UpdatedAt),
+        _ => Err(ListError::Unsupported(Unsupported(format!(
+            "sorting by \"{name}\" is not supported; supported: id, userName, displayName, externalId, meta.created, meta.lastModified"
+        )))),
+    }
+}

@@ -145,13 +145,7 @@ impl Catalog {
         Ok(rows
             .into_iter()
             .map(|row| GroupView {
-                members: members.as_mut().map(|m| {
-                    m.remove(&row.id)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|m| (m.user_id, m.user_name))
-                        .collect()
-                }),
+                members: members.as_mut().map(|m| m.remove(&row.id).unwrap_or_default()),
                 meta: Meta {
                     created: row.created_at,
                     last_modified: row.updated_at,

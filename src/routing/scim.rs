@@ -193,6 +193,13 @@ pub async fn post_collection(
     Path((_, segment)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response> {
+    if segment == ".search" {
+        return Err(ScimError::new(
+            501,
+            "searching several resource types at once is not supported; POST to /Users/.search or /Groups/.search",
+        )
+        .into());
+    }
     let endpoint = endpoint(&segment)?;
     let cat = catalog(&state, tenant);
     let resource = match endpoint {
@@ -237,6 +244,26 @@ pub async fn get_item(
         return Ok(response);
     }
     Ok(resource_response(StatusCode::OK, resource))
+}
+
+/// POST `/Users/.search` or `/Groups/.search`: a list whose parameters travel in the body.
+pub async fn post_item(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path((_, segment, id)): Path<(String, String, String)>,
+    body: Body,
+) -> Result<Response> {
+    let endpoint = endpoint(&segment)?;
+    if id != ".search" || !matches!(endpoint, Endpoint::Users | Endpoint::Groups) {
+        return Err(method_not_allowed(&Method::POST, endpoint));
+    }
+    let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
+    let cat = catalog(&state, tenant);
+    let body = match endpoint {
+        Endpoint::Users => cat.list_users(&request).await?,
+        _ => cat.list_groups(&request).await?,
+    };
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// PUT of one resource: replace.

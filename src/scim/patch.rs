@@ -20,8 +20,11 @@ pub const MAX_OPERATIONS: usize = 1000;
 /// The `op` of a PATCH operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchOpKind {
+    /// RFC 7644 §3.5.2.1.
     Add,
+    /// RFC 7644 §3.5.2.2.
     Remove,
+    /// RFC 7644 §3.5.2.3.
     Replace,
 }
 
@@ -47,8 +50,11 @@ impl PatchOpKind {
 /// One validated PATCH operation; `value` is `Some(Value::Null)` when the client sent `null`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchOperation {
+    /// What to do.
     pub op: PatchOpKind,
+    /// Where; `None` means the resource itself (then `value` holds attributes by name).
     pub path: Option<PatchPath>,
+    /// The value, `None` when the operation had no `value` key.
     pub value: Option<Value>,
 }
 
@@ -188,16 +194,25 @@ fn get_ci<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 /// duplicates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupChange {
+    /// Rename (validated: not blank, at most `MAX_NAME_CHARS`); an unchanged name is the store's no-op.
     SetDisplayName(String),
+    /// Set or clear the IdP's identifier.
     SetExternalId(Option<String>),
+    /// Add these users; ones already members stay.
     AddMembers(Vec<String>),
+    /// Remove these users; ones not members are ignored.
     RemoveMembers(Vec<String>),
+    /// Remove every member.
     RemoveAllMembers,
+    /// Make exactly these users the members (never empty: that is `RemoveAllMembers`).
     ReplaceMembers(Vec<String>),
 }
 
-/// Turns PATCH operations on the group `own_id` into changes, merging consecutive ones where
-/// the result is the same.
+/// Turns PATCH operations on the group `own_id` into changes (merged where the effect is the same).
+///
+/// `id`, `meta` and `schemas` are ignored wherever they appear (design §4: read-only attributes
+/// are never rejected, and Okta sends the group's own `id` with every rename); `own_id` is refused
+/// as a member, since a group is not a User.
 pub fn group_changes(ops: &[PatchOperation], own_id: &str) -> Result<Vec<GroupChange>, ScimError> {
     let mut changes = Changes::default();
     for op in ops {
@@ -321,7 +336,11 @@ fn members_op(
     own_id: &str,
 ) -> Result<(), ScimError> {
     let selected = filter.map(member_filter_ids).transpose()?;
-    let given = member_ids(value)?;
+    // A remove by filter names its members in the path; whatever value came along is noise.
+    let given = match (kind, &selected) {
+        (PatchOpKind::Remove, Some(_)) => Vec::new(),
+        _ => member_ids(value)?,
+    };
     if kind != PatchOpKind::Remove && given.iter().any(|id| id == own_id) {
         return Err(ScimError::invalid_value(format!(
             "group {own_id} cannot be a member of itself"
@@ -778,6 +797,14 @@ mod tests {
         );
         assert_eq!(
             groups(json!([{"op": "remove", "path": "members[value eq \"u1\"]"}])),
+            Ok(vec![RemoveMembers(ids(&["u1"]))])
+        );
+    }
+
+    #[test]
+    fn remove_by_filter_ignores_any_value() {
+        assert_eq!(
+            groups(json!([{"op": "remove", "path": "members[value eq \"u1\"]", "value": "noise"}])),
             Ok(vec![RemoveMembers(ids(&["u1"]))])
         );
     }

@@ -78,6 +78,35 @@ impl ListRequest {
     }
 }
 
+impl ListRequest {
+    /// Parses a `POST …/.search` body (RFC 7644 §3.4.3): the same parameters as a query string.
+    pub fn from_search(body: &serde_json::Value) -> Result<ListRequest, ScimError> {
+        use serde_json::Value;
+        let Some(obj) = body.as_object() else {
+            return Err(ScimError::invalid_syntax("a SearchRequest must be a JSON object"));
+        };
+        let mut params = HashMap::new();
+        for (key, value) in obj {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| ScimError::invalid_value(format!("{key} must list strings")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(","),
+                Value::Null | Value::Bool(_) | Value::Object(_) => continue,
+            };
+            params.insert(key.clone(), text);
+        }
+        ListRequest::parse(&params)
+    }
+}
+
 /// Parses `attributes`/`excludedAttributes` for single-resource requests.
 pub fn projection(params: &HashMap<String, String>) -> Result<Projection, ScimError> {
     Projection::parse(param(params, "attributes"), param(params, "excludedAttributes"))

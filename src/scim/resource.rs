@@ -18,8 +18,8 @@ pub struct GroupView {
     pub id: String,
     pub display_name: String,
     pub external_id: Option<String>,
-    /// `(user id, display)`; `None` when members were not read (excluded by the client).
-    pub members: Option<Vec<(String, String)>>,
+    /// Member user ids; `None` when members were not read (excluded by the client).
+    pub members: Option<Vec<String>>,
     pub meta: Meta,
 }
 
@@ -89,9 +89,7 @@ pub fn render_group(base: &str, group: &GroupView) -> Map<String, Value> {
     if let Some(members) = &group.members {
         let members: Vec<Value> = members
             .iter()
-            .map(|(id, display)| {
-                json!({"value": id, "display": display, "type": "User", "$ref": format!("{base}/Users/{id}")})
-            })
+            .map(|id| json!({"value": id, "$ref": format!("{base}/Users/{id}"), "type": "User"}))
             .collect();
         out.insert("members".into(), Value::Array(members));
     }

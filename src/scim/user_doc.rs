@@ -41,8 +41,11 @@ const IGNORED: [&str; 5] = ["id", "meta", "schemas", "password", "groups"];
 /// One e-mail address of a user, as the store indexes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailRow {
+    /// The address, as sent.
     pub value: String,
+    /// Its `type` (`work`, `home`, …), if given.
     pub kind: Option<String>,
+    /// Whether it is the user's primary address.
     pub primary: bool,
 }
 
@@ -823,7 +826,7 @@ fn check_filter(def: &AttrDef, filter: &Filter) -> Result<(), ScimError> {
     match filter {
         Filter::Compare { path, op, value } => {
             let sub = filter_sub(def, path)?;
-            check_comparison(def, sub, *op, value)
+            check_comparison(sub, *op, value)
         }
         Filter::Present(path) => filter_sub(def, path).map(drop),
         Filter::And(a, b) | Filter::Or(a, b) => {
@@ -852,11 +855,10 @@ fn filter_sub(def: &AttrDef, path: &AttrPath) -> Result<&'static AttrDef, ScimEr
     })
 }
 
-fn check_comparison(def: &AttrDef, sub: &AttrDef, op: CompareOp, value: &Value) -> Result<(), ScimError> {
+fn check_comparison(sub: &AttrDef, op: CompareOp, value: &Value) -> Result<(), ScimError> {
     let fail = |why: &str| {
         Err(ScimError::invalid_filter(format!(
-            "{}[{} {} {value}]: {why}",
-            def.name,
+            "`{} {} {value}`: {why}",
             sub.name,
             op_name(op)
         )))

@@ -43,13 +43,6 @@ impl From<idp_group::Model> for GroupRow {
     }
 }
 
-/// A member as shown in a Group resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberRow {
-    pub user_id: String,
-    pub user_name: String,
-}
-
 /// Who holds a display-name key: the row and its organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameHolder {
@@ -110,20 +103,18 @@ impl Store {
         Ok(row.map(GroupRow::from))
     }
 
-    /// Members of the given groups (of `org_id`), each list ordered by user id.
+    /// Member user ids of the given groups (of `org_id`), each list ordered by user id.
     pub async fn group_members(
         &self,
         org_id: i64,
         group_ids: &[String],
-    ) -> Result<HashMap<String, Vec<MemberRow>>, StoreError> {
-        let mut out: HashMap<String, Vec<MemberRow>> = HashMap::new();
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
         for chunk in chunks(group_ids) {
-            let rows: Vec<(String, String, String)> = group_member::Entity::find()
+            let rows: Vec<(String, String)> = group_member::Entity::find()
                 .select_only()
                 .column(group_member::Column::GroupId)
                 .column(group_member::Column::UserId)
-                .column(scim_user::Column::UserName)
-                .inner_join_users()
                 .filter(group_member::Column::OrgId.eq(org_id))
                 .filter(group_member::Column::GroupId.is_in(chunk.iter().cloned()))
                 .order_by_asc(group_member::Column::GroupId)
@@ -131,10 +122,8 @@ impl Store {
                 .into_tuple()
                 .all(self.conn())
                 .await?;
-            for (group_id, user_id, user_name) in rows {
-                out.entry(group_id)
-                    .or_default()
-                    .push(MemberRow { user_id, user_name });
+            for (group_id, user_id) in rows {
+                out.entry(group_id).or_default().push(user_id);
             }
         }
         Ok(out)
@@ -413,20 +402,4 @@ async fn replace_members(
     let removed = remove_members(txn, group_id, Some(&gone)).await?;
     let added = add_members(txn, org_id, group_id, &new).await?;
     Ok(removed + added > 0)
-}
-
-trait JoinUsers {
-    fn inner_join_users(self) -> Self;
-}
-
-impl JoinUsers for sea_orm::Select<group_member::Entity> {
-    fn inner_join_users(self) -> Self {
-        self.join(
-            sea_orm::JoinType::InnerJoin,
-            group_member::Entity::belongs_to(scim_user::Entity)
-                .from(group_member::Column::UserId)
-                .to(scim_user::Column::Id)
-                .into(),
-        )
-    }
 }

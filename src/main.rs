@@ -9,7 +9,7 @@ use scimgate::store::tokens::IssueMode;
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn"));
     // Logs go to standard error: standard output is for values scripts capture.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

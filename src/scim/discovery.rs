@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::resource;
 use super::schema::{self, AttrDef, AttrType, SchemaDef};
 
 /// The advertised `filter.maxResults`: the cap on `count` and on the size of any one page.
@@ -11,7 +12,6 @@ pub const MAX_RESULTS: u64 = 1000;
 const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
-const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 struct ResourceTypeDef {
     name: &'static str,
@@ -49,13 +49,7 @@ fn meta(resource_type: &str, location: String) -> Value {
 }
 
 fn list_response(resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE_SCHEMA],
-        "totalResults": resources.len(),
-        "itemsPerPage": resources.len(),
-        "startIndex": 1,
-        "Resources": resources,
-    })
+    resource::list_response(resources.len() as u64, 1, resources)
 }
 
 /// The `/ServiceProviderConfig` document of the organization whose SCIM base URL is `base`.
@@ -180,6 +174,7 @@ pub fn schema(base: &str, id: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::super::ast::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+    use super::super::resource::LIST_RESPONSE_SCHEMA;
     use super::*;
 
     const BASE: &str = "https://scim.example.com/api/orgs/7/scim/v2";

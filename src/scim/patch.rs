@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use super::ast::{AttrPath, CompareOp, Filter, GROUP_SCHEMA, PatchPath};
 use super::error::{ScimError, ScimType};
 use super::filter::parse_patch_path;
-use super::user_doc::{self, Edit, MAX_NAME_CHARS, Resolved, Scope};
+use super::resource::{check_display_name, check_external_id, get_ci, member_ids};
+use super::user_doc::{self, Edit, Resolved, Scope};
 
 /// URN a PATCH request body declares in `schemas`.
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -177,16 +178,6 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation, ScimError> {
     }
 }
 
-/// Exact key first, then any case: RFC 7643 §2.1 names are case-insensitive.
-fn get_ci<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    object.get(key).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Groups.
 
@@ -297,21 +288,14 @@ fn group_path_op(
                 "displayName is required and cannot be removed",
             )),
             PatchOpKind::Add | PatchOpKind::Replace => {
-                changes.push(GroupChange::SetDisplayName(display_name(value)?));
+                changes.push(GroupChange::SetDisplayName(check_display_name(Some(value))?));
                 Ok(())
             }
         },
         GroupAttr::ExternalId => {
-            let external_id = match (kind, value) {
-                (PatchOpKind::Remove, _) | (_, Value::Null) => None,
-                (_, Value::String(s)) if s.chars().count() > MAX_NAME_CHARS => {
-                    return Err(ScimError::invalid_value(format!(
-                        "externalId is {} characters long (at most {MAX_NAME_CHARS})",
-                        s.chars().count()
-                    )));
-                }
-                (_, Value::String(s)) => Some(s.clone()),
-                (_, _) => return Err(ScimError::invalid_value("externalId must be a string")),
+            let external_id = match kind {
+                PatchOpKind::Remove => None,
+                PatchOpKind::Add | PatchOpKind::Replace => check_external_id(Some(value))?,
             };
             changes.push(GroupChange::SetExternalId(external_id));
             Ok(())
@@ -365,44 +349,6 @@ fn members_op(
     Ok(())
 }
 
-/// The ids of member values: objects whose `value` (any case) is the id; `display`, `$ref`
-/// (even `null`) and `type` are ignored, `null` items are unassigned.
-fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
-    let items = match value {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(items) => items.as_slice(),
-        one => std::slice::from_ref(one),
-    };
-    let mut ids = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let Value::Object(item) = item else {
-            if item.is_null() {
-                continue;
-            }
-            return Err(ScimError::invalid_value(format!(
-                "members[{i}] must be an object like {{\"value\": \"<user id>\"}}"
-            )));
-        };
-        match get_ci(item, "value") {
-            Some(Value::String(id)) if !id.trim().is_empty() => ids.push(id.clone()),
-            Some(Value::String(_)) => {
-                return Err(ScimError::invalid_value(format!("members[{i}].value is blank")));
-            }
-            None | Some(Value::Null) => {
-                return Err(ScimError::invalid_value(format!(
-                    "members[{i}] has no \"value\" (the id of a User)"
-                )));
-            }
-            Some(_) => {
-                return Err(ScimError::invalid_value(format!(
-                    "members[{i}].value must be a string"
-                )));
-            }
-        }
-    }
-    Ok(ids)
-}
-
 /// Ids named by a member value filter: `value eq "<id>"` terms, possibly joined with `or`. Other
 /// filters would need every member loaded to evaluate, which a 100 000-member group must not.
 fn member_filter_ids(filter: &Filter) -> Result<Vec<String>, ScimError> {
@@ -431,23 +377,6 @@ fn member_filter_ids(filter: &Filter) -> Result<Vec<String>, ScimError> {
         }
     }
     Ok(ids)
-}
-
-fn display_name(value: &Value) -> Result<String, ScimError> {
-    match value {
-        Value::String(s) if s.trim().is_empty() => {
-            Err(ScimError::invalid_value("displayName must not be blank"))
-        }
-        Value::String(s) if s.chars().count() > MAX_NAME_CHARS => Err(ScimError::invalid_value(format!(
-            "displayName is {} characters long (at most {MAX_NAME_CHARS})",
-            s.chars().count()
-        ))),
-        Value::String(s) => Ok(s.clone()),
-        Value::Null => Err(ScimError::invalid_value(
-            "displayName is required and cannot be set to null",
-        )),
-        _ => Err(ScimError::invalid_value("displayName must be a string")),
-    }
 }
 
 /// Accumulates group changes, merging a change into the previous one when applying the merged

@@ -174,27 +174,42 @@ pub fn check_external_id(value: Option<&Value>) -> Result<Option<String>, ScimEr
     }
 }
 
-/// Member ids from a `members` value: an array of `{"value": id, …}` (or a single such object).
+/// The ids of member values: objects whose `value` (any case) is the id; `display`, `$ref`
+/// (even `null`) and `type` are ignored, `null` items are unassigned.
 pub fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
-    let items: Vec<&Value> = match value {
-        Value::Null => vec![],
-        Value::Array(items) => items.iter().filter(|v| !v.is_null()).collect(),
-        Value::Object(_) => vec![value],
-        _ => {
-            return Err(ScimError::invalid_value(
-                "members must be an array of {\"value\": \"<user id>\"}",
-            ));
-        }
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items.as_slice(),
+        one => std::slice::from_ref(one),
     };
-    items
-        .into_iter()
-        .map(|item| match item.as_object().and_then(|o| get_ci(o, "value")) {
-            Some(Value::String(id)) => Ok(id.clone()),
-            _ => Err(ScimError::invalid_value(
-                "each member needs a \"value\" holding a user id",
-            )),
-        })
-        .collect()
+    let mut ids = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(item) = item else {
+            if item.is_null() {
+                continue;
+            }
+            return Err(ScimError::invalid_value(format!(
+                "members[{i}] must be an object like {{\"value\": \"<user id>\"}}"
+            )));
+        };
+        match get_ci(item, "value") {
+            Some(Value::String(id)) if !id.trim().is_empty() => ids.push(id.clone()),
+            Some(Value::String(_)) => {
+                return Err(ScimError::invalid_value(format!("members[{i}].value is blank")));
+            }
+            None | Some(Value::Null) => {
+                return Err(ScimError::invalid_value(format!(
+                    "members[{i}] has no \"value\" (the id of a User)"
+                )));
+            }
+            Some(_) => {
+                return Err(ScimError::invalid_value(format!(
+                    "members[{i}].value must be a string"
+                )));
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// Parses a POST/PUT Group body; unknown and read-only attributes are ignored.
@@ -256,6 +271,7 @@ mod tests {
         assert!(parse_group(&json!({"displayName": "x".repeat(256)})).is_ok());
         assert!(parse_group(&json!({"displayName": "a", "members": [{"display": "no value"}]})).is_err());
         assert!(parse_group(&json!({"displayName": "a", "members": "u1"})).is_err());
+        assert!(parse_group(&json!({"displayName": "a", "members": [{"value": " "}]})).is_err());
         assert!(parse_group(&json!([1])).is_err());
     }
 

@@ -15,8 +15,7 @@ use super::error::{ScimError, ScimType};
 use super::filter::parse_patch_path;
 use super::schema::{self, AttrDef, AttrType, Mutability, Uniqueness};
 
-/// Longest `userName`, `externalId` and `displayName`, in characters (design §2 "Sizes").
-pub const MAX_NAME_CHARS: usize = 256;
+pub use super::resource::MAX_NAME_CHARS;
 
 /// `externalId` is common to every resource type (RFC 7643 §3.1) rather than part of the User
 /// schema, so the schema table does not list it; it is the IdP's identifier, hence case-exact.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::{DbArgs, Gates, ServeArgs, Settings};
-use crate::routing::{self, AppState, token_cache::TokenCache};
+use crate::routing::{self, AppState, token_cache::TokenCache, token_usage::TokenUsage};
 use crate::store::tokens::IssueMode;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenHasher;
@@ -58,6 +58,7 @@ pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs) -> Result<AppState, S
         store,
         hasher: hasher(db),
         tokens: Arc::new(TokenCache::default()),
+        token_usage: Arc::new(TokenUsage::default()),
         config: Arc::new(Settings::from_args(serve)),
         gates: Arc::new(Gates::from_args(serve)?),
         metrics: metrics_handle(),
@@ -67,11 +68,16 @@ pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs) -> Result<AppState, S
 /// Serves until SIGINT/SIGTERM, finishing requests in flight.
 pub async fn serve(store: Store, db: &DbArgs, args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let state = state(store, db, args)?;
+    state.token_usage.clone().spawn_flusher(state.store.clone());
+    let usage = state.token_usage.clone();
+    let store = state.store.clone();
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, public_url = %state.config.public_url, "scimgate serving");
     axum::serve(listener, routing::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // What was recorded since the last flush is not lost on a clean shutdown.
+    usage.flush(&store).await;
     Ok(())
 }
 

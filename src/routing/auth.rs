@@ -82,6 +82,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         response.extensions_mut().insert(AuthenticatedOrg(org_id));
         return response;
     }
+    state.token_usage.record(owner.token_id);
     request.extensions_mut().insert(Tenant {
         org_id,
         org_name: owner.org_name,

@@ -7,6 +7,7 @@ mod observe;
 mod ops;
 pub mod scim;
 pub mod token_cache;
+pub mod token_usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub store: Store,
     pub hasher: TokenHasher,
     pub tokens: Arc<token_cache::TokenCache>,
+    pub token_usage: Arc<token_usage::TokenUsage>,
     pub config: Arc<Settings>,
     pub gates: Arc<Gates>,
     pub metrics: PrometheusHandle,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::{DbArgs, Gates, ServeArgs, Settings};
-use crate::routing::{self, AppState, token_cache::TokenCache, token_usage::TokenUsage};
+use crate::routing::{self, AppState, limits::OrgLimits, token_cache::TokenCache, token_usage::TokenUsage};
 use crate::store::tokens::IssueMode;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenHasher;
@@ -59,6 +59,7 @@ pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs) -> Result<AppState, S
         hasher: hasher(db),
         tokens: Arc::new(TokenCache::default()),
         token_usage: Arc::new(TokenUsage::default()),
+        limits: Arc::new(OrgLimits::new(serve.limits())),
         config: Arc::new(Settings::from_args(serve)),
         gates: Arc::new(Gates::from_args(serve)?),
         metrics: metrics_handle(),

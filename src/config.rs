@@ -137,6 +137,20 @@ pub struct ServeArgs {
     /// Comma-separated organization ids allowed (unset: all; empty: none).
     #[arg(long, env = "SCIMGATE_IDP_DELEGATION_ALLOWED_ORGS", global = true)]
     pub idp_delegation_allowed_orgs: Option<String>,
+    /// Sustained SCIM requests per second per organization.
+    #[arg(long, env = "SCIMGATE_ORG_RATE_LIMIT", default_value_t = 100, global = true)]
+    pub org_rate_limit: u32,
+    /// Requests an organization may send at once above its sustained rate.
+    #[arg(long, env = "SCIMGATE_ORG_BURST", default_value_t = 200, global = true)]
+    pub org_burst: u32,
+    /// SCIM requests of one organization in flight at once.
+    #[arg(
+        long,
+        env = "SCIMGATE_ORG_MAX_CONCURRENCY",
+        default_value_t = 32,
+        global = true
+    )]
+    pub org_max_concurrency: usize,
     /// Log format.
     #[arg(
         long,
@@ -156,7 +170,21 @@ impl Default for ServeArgs {
             conflict_detail: ConflictDetailArg::Org,
             idp_delegation_enabled: true,
             idp_delegation_allowed_orgs: None,
+            org_rate_limit: 100,
+            org_burst: 200,
+            org_max_concurrency: 32,
             log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The per-organization limits.
+    pub fn limits(&self) -> crate::routing::limits::LimitSettings {
+        crate::routing::limits::LimitSettings {
+            rate_per_second: self.org_rate_limit,
+            burst: self.org_burst,
+            max_in_flight: self.org_max_concurrency,
         }
     }
 }

@@ -82,6 +82,17 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         response.extensions_mut().insert(AuthenticatedOrg(org_id));
         return response;
     }
+    let _permit = match state.limits.admit(org_id) {
+        Ok(permit) => permit,
+        Err(refused) => {
+            metrics::counter!("scimgate_rate_limited_total", "org" => org_id.to_string(), "reason" => refused.reason)
+                .increment(1);
+            let mut response =
+                ApiError::too_many_requests(refused.retry_after_secs, refused.reason).into_response();
+            response.extensions_mut().insert(AuthenticatedOrg(org_id));
+            return response;
+        }
+    };
     state.token_usage.record(owner.token_id);
     request.extensions_mut().insert(Tenant {
         org_id,

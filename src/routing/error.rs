@@ -10,15 +10,17 @@ use crate::scim::resource::error_body;
 /// Content type of every SCIM answer.
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// Seconds an IdP should wait before retrying after a 503 or 429.
-const RETRY_AFTER_SECS: &str = "5";
+/// Seconds an IdP should wait before retrying after a 503.
+const RETRY_AFTER_SECS: u64 = 5;
 
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
     pub error: ScimError,
-    /// 401s carry `WWW-Authenticate`, 503s and 429s `Retry-After`.
+    /// 401s carry `WWW-Authenticate`.
     pub www_authenticate: bool,
+    /// 503s and 429s carry `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -30,12 +32,28 @@ impl ApiError {
                 "Authentication failed: a valid bearer token for this organization is required",
             ),
             www_authenticate: true,
+            retry_after: None,
         }
     }
 
     /// 503: the database could not answer in time; retrying is safe.
     pub fn unavailable() -> Self {
-        ScimError::new(503, "The service is temporarily unavailable; retry later").into()
+        ApiError {
+            retry_after: Some(RETRY_AFTER_SECS),
+            ..ScimError::new(503, "The service is temporarily unavailable; retry later").into()
+        }
+    }
+
+    /// 429: the organization is over its rate or concurrency limit.
+    pub fn too_many_requests(retry_after_secs: u64, what: &str) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs),
+            ..ScimError::new(
+                429,
+                format!("Too many requests for this organization ({what} limit); retry later"),
+            )
+            .into()
+        }
     }
 }
 
@@ -44,6 +62,7 @@ impl From<ScimError> for ApiError {
         ApiError {
             error,
             www_authenticate: false,
+            retry_after: None,
         }
     }
 }
@@ -115,8 +134,8 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"scimgate\""),
             );
         }
-        if matches!(self.error.status, 429 | 503) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 mod observe;
 mod ops;
 pub mod scim;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub hasher: TokenHasher,
     pub tokens: Arc<token_cache::TokenCache>,
     pub token_usage: Arc<token_usage::TokenUsage>,
+    pub limits: Arc<limits::OrgLimits>,
     pub config: Arc<Settings>,
     pub gates: Arc<Gates>,
     pub metrics: PrometheusHandle,

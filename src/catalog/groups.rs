@@ -7,7 +7,7 @@ use crate::scim::patch::{GroupChange, group_changes, parse_patch_request};
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
 use crate::scim::resource::{self, GroupView, Meta, parse_group};
-use crate::store::groups::{GroupRow, GroupWrite};
+use crate::store::groups::GroupRow;
 use crate::store::{ListQuery, StoreError, Violation, WriteError};
 
 impl Catalog {
@@ -43,14 +43,11 @@ impl Catalog {
     pub async fn list_groups(&self, request: &ListRequest) -> Result<Value, CatalogError> {
         let query = list_query(request);
         let page = self.store.list_groups(self.tenant.org_id, &query).await?;
-        let views = self.group_views(page.rows, &request.projection).await?;
-        let resources = views
-            .iter()
-            .map(|view| {
-                let mut body = resource::render_group(&self.base_url, view);
-                request.projection.apply(&mut body);
-                Value::Object(body)
-            })
+        let resources = self
+            .render_groups(page.rows, &request.projection)
+            .await?
+            .into_iter()
+            .map(|r| Value::Object(r.body))
             .collect();
         Ok(resource::list_response(
             page.total,
@@ -68,9 +65,9 @@ impl Catalog {
     ) -> Result<Resource, CatalogError> {
         let input = parse_group(body)?;
         let writes = [
-            GroupWrite::SetDisplayName(input.display_name.clone()),
-            GroupWrite::SetExternalId(input.external_id),
-            GroupWrite::ReplaceMembers(input.members),
+            GroupChange::SetDisplayName(input.display_name.clone()),
+            GroupChange::SetExternalId(input.external_id),
+            GroupChange::ReplaceMembers(input.members),
         ];
         match self
             .store
@@ -92,24 +89,18 @@ impl Catalog {
     ) -> Result<Option<Resource>, CatalogError> {
         let ops = parse_patch_request(body)?;
         let changes = group_changes(&ops, id)?;
-        let mut new_name = String::new();
-        let writes: Vec<GroupWrite> = changes
-            .into_iter()
-            .map(|change| match change {
-                GroupChange::SetDisplayName(n) => {
-                    new_name.clone_from(&n);
-                    GroupWrite::SetDisplayName(n)
-                }
-                GroupChange::SetExternalId(e) => GroupWrite::SetExternalId(e),
-                GroupChange::AddMembers(ids) => GroupWrite::AddMembers(ids),
-                GroupChange::RemoveMembers(ids) => GroupWrite::RemoveMembers(ids),
-                GroupChange::RemoveAllMembers => GroupWrite::RemoveAllMembers,
-                GroupChange::ReplaceMembers(ids) => GroupWrite::ReplaceMembers(ids),
+        // The name a clash would be about: the last rename of this PATCH.
+        let new_name = changes
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                GroupChange::SetDisplayName(n) => Some(n.clone()),
+                _ => None,
             })
-            .collect();
+            .unwrap_or_default();
         let row = match self
             .store
-            .update_group(self.tenant.org_id, id, if_match, &writes)
+            .update_group(self.tenant.org_id, id, if_match, &changes)
             .await
         {
             Ok(row) => row,
@@ -129,11 +120,12 @@ impl Catalog {
             .map_err(|e| CatalogError::from_write(e, "Group", id))
     }
 
-    async fn group_views(
+    /// Renders rows in order; members are read (in one query) only when the projection returns them.
+    async fn render_groups(
         &self,
         rows: Vec<GroupRow>,
         projection: &Projection,
-    ) -> Result<Vec<GroupView>, CatalogError> {
+    ) -> Result<Vec<Resource>, CatalogError> {
         // `excludedAttributes=members` must never touch the membership table (Entra asks for it
         // on every lookup of a group that may have 100 000 members).
         let mut members = if projection.includes("members") {
@@ -144,33 +136,35 @@ impl Catalog {
         };
         Ok(rows
             .into_iter()
-            .map(|row| GroupView {
-                members: members.as_mut().map(|m| m.remove(&row.id).unwrap_or_default()),
-                meta: Meta {
-                    created: row.created_at,
-                    last_modified: row.updated_at,
-                    version: row.version,
-                },
-                id: row.id,
-                display_name: row.display_name,
-                external_id: row.external_id,
+            .map(|row| {
+                let view = GroupView {
+                    members: members.as_mut().map(|m| m.remove(&row.id).unwrap_or_default()),
+                    meta: Meta {
+                        created: row.created_at,
+                        last_modified: row.updated_at,
+                        version: row.version,
+                    },
+                    id: row.id,
+                    display_name: row.display_name,
+                    external_id: row.external_id,
+                };
+                let mut body = resource::render_group(&self.base_url, &view);
+                projection.apply(&mut body);
+                Resource {
+                    body,
+                    version: view.meta.version,
+                    location: format!("{}/Groups/{}", self.base_url, view.id),
+                }
             })
             .collect())
     }
 
     async fn group_resource(&self, row: GroupRow, projection: &Projection) -> Result<Resource, CatalogError> {
-        let version = row.version;
-        let views = self.group_views(vec![row], projection).await?;
-        let view = views.first().ok_or_else(|| {
-            CatalogError::Internal(StoreError::Other(sea_orm::DbErr::RecordNotFound("group".into())))
-        })?;
-        let mut body = resource::render_group(&self.base_url, view);
-        projection.apply(&mut body);
-        Ok(Resource {
-            body,
-            version,
-            location: format!("{}/Groups/{}", self.base_url, view.id),
-        })
+        let id = row.id.clone();
+        self.render_groups(vec![row], projection)
+            .await?
+            .pop()
+            .ok_or_else(|| not_found(&id))
     }
 
     /// Turns a refused group write into what the IdP admin needs to know; a display-name clash

@@ -30,21 +30,17 @@ pub enum Endpoint {
     ServiceProviderConfig,
     ResourceTypes,
     Schemas,
-    Me,
-    Bulk,
 }
 
 impl Endpoint {
     /// Parses a path segment case-insensitively.
     pub fn parse(segment: &str) -> Option<Endpoint> {
-        const ALL: [(&str, Endpoint); 7] = [
+        const ALL: [(&str, Endpoint); 5] = [
             ("Users", Endpoint::Users),
             ("Groups", Endpoint::Groups),
             ("ServiceProviderConfig", Endpoint::ServiceProviderConfig),
             ("ResourceTypes", Endpoint::ResourceTypes),
             ("Schemas", Endpoint::Schemas),
-            ("Me", Endpoint::Me),
-            ("Bulk", Endpoint::Bulk),
         ];
         ALL.iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(segment))
@@ -59,25 +55,26 @@ impl Endpoint {
             Endpoint::ServiceProviderConfig => "ServiceProviderConfig",
             Endpoint::ResourceTypes => "ResourceTypes",
             Endpoint::Schemas => "Schemas",
-            Endpoint::Me => "Me",
-            Endpoint::Bulk => "Bulk",
         }
     }
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
 
+/// The endpoint a path segment names; `/Me` and `/Bulk` exist in SCIM but not here (501).
 fn endpoint(segment: &str) -> Result<Endpoint> {
-    match Endpoint::parse(segment) {
-        Some(Endpoint::Me) => Err(ScimError::new(
-            501,
-            "/Me is not supported: requests are made by an IdP, not a user",
-        )
-        .into()),
-        Some(Endpoint::Bulk) => Err(ScimError::new(501, "/Bulk is not supported").into()),
-        Some(e) => Ok(e),
-        None => Err(ScimError::not_found(format!("no SCIM endpoint /{segment}")).into()),
+    if let Some(e) = Endpoint::parse(segment) {
+        return Ok(e);
     }
+    if segment.eq_ignore_ascii_case("Me") {
+        return Err(
+            ScimError::new(501, "/Me is not supported: requests come from an IdP, not a user").into(),
+        );
+    }
+    if segment.eq_ignore_ascii_case("Bulk") {
+        return Err(ScimError::new(501, "/Bulk is not supported").into());
+    }
+    Err(ScimError::not_found(format!("no SCIM endpoint /{segment}")).into())
 }
 
 fn method_not_allowed(method: &Method, endpoint: Endpoint) -> ApiError {
@@ -177,13 +174,8 @@ pub async fn get_collection(
         Endpoint::ServiceProviderConfig => discovery::service_provider_config(&base),
         Endpoint::ResourceTypes => discovery::resource_types(&base),
         Endpoint::Schemas => discovery::schemas(&base),
-        Endpoint::Me | Endpoint::Bulk => unreachable_endpoint()?,
     };
     Ok(json_response(StatusCode::OK, body))
-}
-
-fn unreachable_endpoint() -> Result<Value> {
-    Err(ScimError::not_found("no such endpoint").into())
 }
 
 /// POST on a collection: create.

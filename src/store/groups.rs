@@ -14,6 +14,7 @@ use super::filter_sql::{Target, Unsupported};
 use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros};
 use crate::scim::ast::AttrPath;
 use crate::scim::names::{KEY_VERSION, fold_key};
+use crate::scim::patch::GroupChange;
 
 /// One catalog row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,17 +50,6 @@ pub struct NameHolder {
     pub group_id: String,
     pub org_id: i64,
     pub org_name: String,
-}
-
-/// A change to one group, applied set-based (a group may have 100 000 members).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GroupWrite {
-    SetDisplayName(String),
-    SetExternalId(Option<String>),
-    AddMembers(Vec<String>),
-    RemoveMembers(Vec<String>),
-    RemoveAllMembers,
-    ReplaceMembers(Vec<String>),
 }
 
 impl Store {
@@ -148,7 +138,7 @@ impl Store {
         org_id: i64,
         id: &str,
         expected_version: Option<i64>,
-        writes: &[GroupWrite],
+        writes: &[GroupChange],
     ) -> Result<GroupRow, WriteError> {
         let txn = self.begin_write().await?;
         // FOR UPDATE on PostgreSQL: concurrent PATCHes of one group queue here instead of failing;
@@ -167,18 +157,18 @@ impl Store {
         let mut members_changed = false;
         for write in writes {
             match write {
-                GroupWrite::SetDisplayName(n) => name = n.clone(),
-                GroupWrite::SetExternalId(e) => external_id = e.clone(),
-                GroupWrite::AddMembers(ids) => {
+                GroupChange::SetDisplayName(n) => name = n.clone(),
+                GroupChange::SetExternalId(e) => external_id = e.clone(),
+                GroupChange::AddMembers(ids) => {
                     let ids = dedup(ids);
                     check_users(&txn, org_id, &ids).await?;
                     members_changed |= add_members(&txn, org_id, id, &ids).await? > 0;
                 }
-                GroupWrite::RemoveMembers(ids) => {
+                GroupChange::RemoveMembers(ids) => {
                     members_changed |= remove_members(&txn, id, Some(&dedup(ids))).await? > 0;
                 }
-                GroupWrite::RemoveAllMembers => members_changed |= remove_members(&txn, id, None).await? > 0,
-                GroupWrite::ReplaceMembers(ids) => {
+                GroupChange::RemoveAllMembers => members_changed |= remove_members(&txn, id, None).await? > 0,
+                GroupChange::ReplaceMembers(ids) => {
                     let wanted = dedup(ids);
                     check_users(&txn, org_id, &wanted).await?;
                     members_changed |= replace_members(&txn, org_id, id, &wanted).await?;

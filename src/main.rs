@@ -1,5 +1,6 @@
 //! The `scimgate` binary: `serve` (default), `migrate`, `org`, `token`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;

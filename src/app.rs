@@ -74,7 +74,8 @@ pub async fn serve(store: Store, db: &DbArgs, args: &ServeArgs) -> Result<(), Bo
     let store = state.store.clone();
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, public_url = %state.config.public_url, "scimgate serving");
-    axum::serve(listener, routing::router(state))
+    let app = routing::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     // What was recorded since the last flush is not lost on a clean shutdown.

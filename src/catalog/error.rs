@@ -38,6 +38,9 @@ pub enum CatalogError {
     /// A per-organization uniqueness rule (userName, externalId) refused the write.
     #[error("{0}")]
     Taken(String),
+    /// A rule of the organization's data refuses the change (the message says which).
+    #[error("{0}")]
+    Conflict(String),
     /// Member ids that are not users of this organization.
     #[error("unknown members {0:?}")]
     UnknownMembers(Vec<String>),
@@ -94,6 +97,9 @@ impl CatalogError {
             WriteError::VersionMismatch => CatalogError::PreconditionFailed,
             WriteError::UnknownUsers(ids) => CatalogError::UnknownMembers(ids),
             WriteError::Rejected(e) => CatalogError::Invalid(e),
+            WriteError::ScimManaged => CatalogError::Conflict(format!(
+                "{kind} {id} is managed by the IdP over SCIM and can only be removed by it"
+            )),
             WriteError::Store(s) => s.into(),
         }
     }

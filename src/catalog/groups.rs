@@ -7,7 +7,7 @@ use crate::scim::patch::{GroupChange, group_changes, parse_patch_request};
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
 use crate::scim::resource::{self, GroupView, Meta, parse_group};
-use crate::store::groups::GroupRow;
+use crate::store::groups::{GroupRow, Remover};
 use crate::store::{ListQuery, StoreError, Violation, WriteError};
 
 impl Catalog {
@@ -21,6 +21,7 @@ impl Catalog {
                 &input.display_name,
                 input.external_id.as_deref(),
                 &input.members,
+                &self.audit,
             )
             .await;
         match row {
@@ -71,7 +72,7 @@ impl Catalog {
         ];
         match self
             .store
-            .update_group(self.tenant.org_id, id, if_match, &writes)
+            .update_group(self.tenant.org_id, id, if_match, &writes, &self.audit)
             .await
         {
             Ok(row) => self.group_resource(row, &Projection::default()).await,
@@ -100,7 +101,7 @@ impl Catalog {
             .unwrap_or_default();
         let row = match self
             .store
-            .update_group(self.tenant.org_id, id, if_match, &changes)
+            .update_group(self.tenant.org_id, id, if_match, &changes, &self.audit)
             .await
         {
             Ok(row) => row,
@@ -112,12 +113,35 @@ impl Catalog {
         }
     }
 
-    /// DELETE /Groups/{id}.
+    /// DELETE /Groups/{id}: removes the catalog row, orphans its team and purges the team's
+    /// DELEGATED members in one transaction; answers after the commit.
     pub async fn delete_group(&self, id: &str, if_match: Option<i64>) -> Result<(), CatalogError> {
-        self.store
-            .delete_group(self.tenant.org_id, id, if_match)
+        self.remove_catalog_row(id, if_match, Remover::Scim).await
+    }
+
+    /// Removes a catalog row for SCIM or for the organization's owner (see [`Remover`]).
+    pub(super) async fn remove_catalog_row(
+        &self,
+        id: &str,
+        if_match: Option<i64>,
+        remover: Remover,
+    ) -> Result<(), CatalogError> {
+        let removal = self
+            .store
+            .remove_catalog_row(self.tenant.org_id, id, if_match, remover, &self.audit)
             .await
-            .map_err(|e| CatalogError::from_write(e, "Group", id))
+            .map_err(|e| CatalogError::from_write(e, "Group", id))?;
+        if let Some(team) = removal.orphaned_team {
+            tracing::info!(
+                org = self.tenant.org_id,
+                group = id,
+                team,
+                purged = removal.purged_members,
+                correlation_id = %self.audit.correlation_id,
+                "catalog row removed; team orphaned and its delegated members purged"
+            );
+        }
+        Ok(())
     }
 
     /// Renders rows in order; members are read (in one query) only when the projection returns them.

@@ -10,14 +10,13 @@ use serde_json::{Map, Value};
 pub use error::{CatalogError, NameHolder};
 
 use crate::store::Store;
+use crate::store::audit::AuditContext;
 
-/// An organization whose SCIM token was accepted by the routing layer.
+/// An organization the routing layer resolved (from a SCIM token, or an admin's path and rights).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub org_id: i64,
     pub org_name: String,
-    /// The token that authenticated the request (for audit, never the token itself).
-    pub token_id: i64,
 }
 
 /// Whether a uniqueness conflict names the organization holding the name.
@@ -45,16 +44,24 @@ pub struct Catalog {
     tenant: Tenant,
     base_url: String,
     conflict_detail: ConflictDetail,
+    audit: AuditContext,
 }
 
 impl Catalog {
     /// The catalog of `tenant`; `base_url` is its SCIM base URL (from `SCIMGATE_PUBLIC_URL`).
-    pub fn new(store: Store, tenant: Tenant, base_url: String, conflict_detail: ConflictDetail) -> Self {
+    pub fn new(
+        store: Store,
+        tenant: Tenant,
+        base_url: String,
+        conflict_detail: ConflictDetail,
+        audit: AuditContext,
+    ) -> Self {
         Catalog {
             store,
             tenant,
             base_url,
             conflict_detail,
+            audit,
         }
     }
 

@@ -1,15 +1,19 @@
 //! Authentication of SCIM requests: the only code that sees bearer tokens. It resolves
 //! `{orgId}` + token to a [`Tenant`] and hands only that to the handlers.
 
-use axum::extract::{OriginalUri, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, OriginalUri, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
+use super::observe::CorrelationId;
 use crate::catalog::Tenant;
 use crate::scim::error::ScimError;
+use crate::store::audit::AuditContext;
 
 /// The organization id of a SCIM path (`/api/orgs/{id}/scim/v2/…` or `/orgs/{id}/scim/v2/…`).
 pub fn org_id_of(path: &str) -> Option<i64> {
@@ -34,6 +38,23 @@ pub struct AuthenticatedOrg(pub i64);
 fn refuse(reason: &'static str) -> Response {
     metrics::counter!("scimgate_auth_failures_total", "reason" => reason).increment(1);
     ApiError::unauthorized().into_response()
+}
+
+/// SCIM changes are made by System on behalf of a token (named by its mask) from an address.
+fn scim_audit_context(request: &Request, masked_token: &str) -> AuditContext {
+    let correlation_id = request
+        .extensions()
+        .get::<CorrelationId>()
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), |c| c.0.clone());
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    AuditContext {
+        actor: AuditContext::SYSTEM.to_owned(),
+        actor_detail: Some(serde_json::json!({"via": "scim", "token": masked_token, "client": client})),
+        correlation_id,
+    }
 }
 
 /// Middleware in front of every SCIM route.
@@ -94,10 +115,11 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         }
     };
     state.token_usage.record(owner.token_id);
+    let audit = scim_audit_context(&request, &owner.masked);
+    request.extensions_mut().insert(audit);
     request.extensions_mut().insert(Tenant {
         org_id,
         org_name: owner.org_name,
-        token_id: owner.token_id,
     });
     let mut response = next.run(request).await;
     response.extensions_mut().insert(AuthenticatedOrg(org_id));

@@ -92,6 +92,7 @@ impl From<CatalogError> for ApiError {
                 ),
             }),
             CatalogError::Taken(detail) => ScimError::uniqueness(detail),
+            CatalogError::Conflict(detail) => ScimError::new(409, detail),
             CatalogError::UnknownMembers(ids) => {
                 let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
                 let more = if ids.len() > shown.len() {

@@ -4,7 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod limits;
-mod observe;
+pub mod observe;
 mod ops;
 pub mod scim;
 pub mod token_cache;
@@ -44,15 +44,21 @@ fn scim_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/{resource}",
-            get(scim::get_collection).post(scim::post_collection),
+            get(scim::get_collection)
+                .post(scim::post_collection)
+                .fallback(scim::other_method),
         )
         .route(
             "/{resource}/{id}",
             get(scim::get_item)
+                .post(scim::post_item)
                 .put(scim::put_item)
                 .patch(scim::patch_item)
-                .delete(scim::delete_item),
+                .delete(scim::delete_item)
+                .fallback(scim::other_method),
         )
+        // The base URL with a trailing slash is not matched by `nest`'s own fallback.
+        .route("/", axum::routing::any(scim::not_found))
         .fallback(scim::not_found)
         // Authenticate first, even for paths that do not exist, so probing reveals nothing.
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))

@@ -15,6 +15,10 @@ use super::error::ApiError;
 use super::scim::Endpoint;
 use crate::scim::error::ScimError;
 
+/// The request's correlation id, for the audit events it causes.
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub String);
+
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A correlation id for the request: the caller's `X-Request-Id` if it is short and plain, else a new one.
@@ -54,9 +58,10 @@ fn resource_label(path: &str) -> &'static str {
 }
 
 /// Wraps every request.
-pub async fn observe(request: Request, next: Next) -> Response {
+pub async fn observe(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = correlation_id(&request);
+    request.extensions_mut().insert(CorrelationId(id.clone()));
     let method = request.method().clone();
     let route = request
         .extensions()

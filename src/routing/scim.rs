@@ -16,6 +16,7 @@ use crate::scim::discovery;
 use crate::scim::error::ScimError;
 use crate::scim::query::{self, ListRequest};
 use crate::scim::resource::{etag, etag_matches};
+use crate::store::audit::AuditContext;
 
 /// Request bodies on `/Groups` writes may be large (Okta's wizard apps PUT whole groups).
 pub const GROUP_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -81,9 +82,15 @@ fn method_not_allowed(method: &Method, endpoint: Endpoint) -> ApiError {
     ScimError::new(405, format!("{method} is not supported on /{}", endpoint.label())).into()
 }
 
-fn catalog(state: &AppState, tenant: Tenant) -> Catalog {
+fn catalog(state: &AppState, tenant: Tenant, audit: AuditContext) -> Catalog {
     let base = state.config.scim_base_url(tenant.org_id);
-    Catalog::new(state.store.clone(), tenant, base, state.config.conflict_detail)
+    Catalog::new(
+        state.store.clone(),
+        tenant,
+        base,
+        state.config.conflict_detail,
+        audit,
+    )
 }
 
 fn params(raw: Option<String>) -> Result<HashMap<String, String>> {
@@ -163,10 +170,11 @@ async fn expected_version(
 pub async fn get_collection(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    Extension(audit): Extension<AuditContext>,
     Path((_, segment)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
-    let cat = catalog(&state, tenant);
+    let cat = catalog(&state, tenant, audit);
     let base = cat.base_url().to_owned();
     let body = match endpoint(&segment)? {
         Endpoint::Users => cat.list_users(&ListRequest::parse(&params(raw)?)?).await?,
@@ -182,6 +190,7 @@ pub async fn get_collection(
 pub async fn post_collection(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    Extension(audit): Extension<AuditContext>,
     Path((_, segment)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response> {
@@ -193,7 +202,7 @@ pub async fn post_collection(
         .into());
     }
     let endpoint = endpoint(&segment)?;
-    let cat = catalog(&state, tenant);
+    let cat = catalog(&state, tenant, audit);
     let resource = match endpoint {
         Endpoint::Groups => {
             cat.create_group(&json_body(body, GROUP_BODY_LIMIT).await?)
@@ -209,11 +218,12 @@ pub async fn post_collection(
 pub async fn get_item(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    Extension(audit): Extension<AuditContext>,
     Path((_, segment, id)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let cat = catalog(&state, tenant);
+    let cat = catalog(&state, tenant, audit);
     let base = cat.base_url().to_owned();
     let found = |doc: Option<Value>, what: &str| {
         doc.map(|d| json_response(StatusCode::OK, d))
@@ -242,6 +252,7 @@ pub async fn get_item(
 pub async fn post_item(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    Extension(audit): Extension<AuditContext>,
     Path((_, segment, id)): Path<(String, String, String)>,
     body: Body,
 ) -> Result<Response> {
@@ -250,7 +261,7 @@ pub async fn post_item(
         return Err(method_not_allowed(&Method::POST, endpoint));
     }
     let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
-    let cat = catalog(&state, tenant);
+    let cat = catalog(&state, tenant, audit);
     let body = match endpoint {
         Endpoint::Users => cat.list_users(&request).await?,
         _ => cat.list_groups(&request).await?,
@@ -262,12 +273,13 @@ pub async fn post_item(
 pub async fn put_item(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    Extension(audit): Extension<AuditContext>,
     Path((_, segment, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
     let endpoint = endpoint(&segment)?;
-    let cat = catalog(&state, tenant);
+    let cat = catalog(&state, tenant, audit);
     let resource = match endpoint {
         Endpoint::Groups => {
             let body = json_body(body, GROUP_BODY_LIMIT).await?;
@@ -288,6 +300,7 @@ pub async fn put_item(
 pub async fn patch_item(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    Extension(audit): Extension<AuditContext>,
     Path((_, segment, id)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
@@ -295,7 +308,7 @@ pub async fn patch_item(
 ) -> Result<Response> {
     let endpoint = endpoint(&segment)?;
     let params = params(raw)?;
-    let cat = catalog(&state, tenant);
+    let cat = catalog(&state, tenant, audit);
     match endpoint {
         Endpoint::Groups => {
             let body = json_body(body, GROUP_BODY_LIMIT).await?;
@@ -326,11 +339,12 @@ pub async fn patch_item(
 pub async fn delete_item(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    Extension(audit): Extension<AuditContext>,
     Path((_, segment, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let endpoint = endpoint(&segment)?;
-    let cat = catalog(&state, tenant);
+    let cat = catalog(&state, tenant, audit);
     let version = match endpoint {
         Endpoint::Groups | Endpoint::Users => expected_version(&cat, endpoint, &id, &headers).await?,
         other => return Err(method_not_allowed(&Method::DELETE, other)),
@@ -340,6 +354,15 @@ pub async fn delete_item(
         _ => cat.delete_user(&id, version).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A method no route takes (DELETE on a collection, POST on a resource): a SCIM error, 404 for
+/// an unknown endpoint and 405 otherwise, never axum's empty 405.
+pub async fn other_method(method: Method, Path(params): Path<HashMap<String, String>>) -> ApiError {
+    match endpoint(params.get("resource").map_or("", String::as_str)) {
+        Ok(e) => method_not_allowed(&method, e),
+        Err(e) => e,
+    }
 }
 
 /// Anything else under a SCIM base URL (after authentication).

@@ -2,14 +2,16 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use entity::{group_member, idp_group, organization, scim_user};
+use entity::{group_member, idp_group, organization, scim_user, team, team_member};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use serde_json::json;
 
 use super::ListQuery;
+use super::audit::{self, AuditContext};
 use super::filter_sql::{Target, Unsupported};
 use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros};
 use crate::scim::ast::AttrPath;
@@ -52,18 +54,112 @@ pub struct NameHolder {
     pub org_name: String,
 }
 
+/// `source` of rows the IdP provisioned.
+pub const SOURCE_SCIM: &str = "SCIM";
+/// `source` of rows an owner added by hand.
+pub const SOURCE_MANUAL: &str = "MANUAL";
+
+/// Who removes a catalog row, which decides what may be removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remover {
+    /// SCIM DELETE: only rows the IdP provisioned exist for it.
+    Scim,
+    /// An owner's manual delete: a SCIM-managed row can only be removed by SCIM.
+    Owner,
+}
+
+/// What a catalog-row removal did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// The team that lost its link, now orphaned.
+    pub orphaned_team: Option<i64>,
+    /// DELEGATED memberships purged with the row.
+    pub purged_members: u64,
+}
+
 impl Store {
-    /// Inserts a SCIM group with its members in one transaction.
+    /// Inserts a SCIM group with its members in one transaction. A MANUAL row of the same
+    /// organization with the same name is promoted in place (same id, team links untouched).
     pub async fn insert_group(
         &self,
         org_id: i64,
         display_name: &str,
         external_id: Option<&str>,
         members: &[String],
+        audit: &AuditContext,
     ) -> Result<GroupRow, WriteError> {
         let txn = self.begin_write().await?;
         let members = dedup(members);
         check_users(&txn, org_id, &members).await?;
+        let now = now_micros();
+        let key = fold_key(display_name);
+        let mut promote = Query::update();
+        promote
+            .table(idp_group::Entity)
+            .value(idp_group::Column::Source, SOURCE_SCIM)
+            .value(idp_group::Column::DisplayName, display_name)
+            .value(idp_group::Column::ExternalId, external_id)
+            .value(idp_group::Column::UpdatedAt, now)
+            .value(
+                idp_group::Column::Version,
+                Expr::col(idp_group::Column::Version).add(1),
+            )
+            .and_where(idp_group::Column::OrgId.eq(org_id))
+            .and_where(idp_group::Column::DisplayKey.eq(key.as_str()))
+            .and_where(idp_group::Column::Source.eq(SOURCE_MANUAL));
+        let row: GroupRow = if txn.execute(&promote).await?.rows_affected() == 1 {
+            let row = idp_group::Entity::find()
+                .filter(idp_group::Column::OrgId.eq(org_id))
+                .filter(idp_group::Column::DisplayKey.eq(key.as_str()))
+                .one(&txn)
+                .await?
+                .ok_or(WriteError::NotFound)?;
+            audit::record(&txn, audit, Some(org_id), "idp_group_updated", &row.id, Some(json!({
+                "displayName": display_name, "source": {"old": SOURCE_MANUAL, "new": SOURCE_SCIM}, "promoted": true
+            })))
+            .await?;
+            row.into()
+        } else {
+            let row = idp_group::ActiveModel {
+                id: Set(uuid::Uuid::now_v7().to_string()),
+                org_id: Set(org_id),
+                display_name: Set(display_name.to_owned()),
+                display_key: Set(key),
+                display_key_version: Set(KEY_VERSION),
+                external_id: Set(external_id.map(str::to_owned)),
+                source: Set(SOURCE_SCIM.to_owned()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                version: Set(1),
+            }
+            .insert(&txn)
+            .await?;
+            audit::record(
+                &txn,
+                audit,
+                Some(org_id),
+                "idp_group_created",
+                &row.id,
+                Some(json!({
+                    "displayName": display_name, "source": SOURCE_SCIM
+                })),
+            )
+            .await?;
+            row.into()
+        };
+        add_members(&txn, org_id, &row.id, &members).await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Adds a MANUAL catalog row (an owner's entry for a group the IdP does not push).
+    pub async fn insert_manual_group(
+        &self,
+        org_id: i64,
+        display_name: &str,
+        audit: &AuditContext,
+    ) -> Result<GroupRow, WriteError> {
+        let txn = self.begin_write().await?;
         let now = now_micros();
         let row = idp_group::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
@@ -71,23 +167,34 @@ impl Store {
             display_name: Set(display_name.to_owned()),
             display_key: Set(fold_key(display_name)),
             display_key_version: Set(KEY_VERSION),
-            external_id: Set(external_id.map(str::to_owned)),
-            source: Set("SCIM".to_owned()),
+            external_id: Set(None),
+            source: Set(SOURCE_MANUAL.to_owned()),
             created_at: Set(now),
             updated_at: Set(now),
             version: Set(1),
         }
         .insert(&txn)
         .await?;
-        add_members(&txn, org_id, &row.id, &members).await?;
+        audit::record(
+            &txn,
+            audit,
+            Some(org_id),
+            "idp_group_created",
+            &row.id,
+            Some(json!({
+                "displayName": display_name, "source": SOURCE_MANUAL
+            })),
+        )
+        .await?;
         txn.commit().await?;
         Ok(row.into())
     }
 
-    /// One group of `org_id`.
+    /// One SCIM group of `org_id` (MANUAL rows are not the IdP's to see).
     pub async fn find_group(&self, org_id: i64, id: &str) -> Result<Option<GroupRow>, StoreError> {
         let row = idp_group::Entity::find_by_id(id.to_owned())
             .filter(idp_group::Column::OrgId.eq(org_id))
+            .filter(idp_group::Column::Source.eq(SOURCE_SCIM))
             .one(self.conn())
             .await?;
         Ok(row.map(GroupRow::from))
@@ -119,9 +226,11 @@ impl Store {
         Ok(out)
     }
 
-    /// A filtered, sorted page of the groups of `org_id`.
+    /// A filtered, sorted page of the SCIM groups of `org_id`.
     pub async fn list_groups(&self, org_id: i64, query: &ListQuery) -> Result<Page<GroupRow>, ListError> {
-        let select = idp_group::Entity::find().filter(idp_group::Column::OrgId.eq(org_id));
+        let select = idp_group::Entity::find()
+            .filter(idp_group::Column::OrgId.eq(org_id))
+            .filter(idp_group::Column::Source.eq(SOURCE_SCIM));
         let sort = query.sort_by.as_ref().map(sort_key).transpose()?;
         let page = self
             .page(select, query, Target::Groups, sort, idp_group::Column::Id)
@@ -139,12 +248,14 @@ impl Store {
         id: &str,
         expected_version: Option<i64>,
         writes: &[GroupChange],
+        audit: &AuditContext,
     ) -> Result<GroupRow, WriteError> {
         let txn = self.begin_write().await?;
         // FOR UPDATE on PostgreSQL: concurrent PATCHes of one group queue here instead of failing;
         // SQLite's IMMEDIATE transaction already serialises writers.
         let current = idp_group::Entity::find_by_id(id.to_owned())
             .filter(idp_group::Column::OrgId.eq(org_id))
+            .filter(idp_group::Column::Source.eq(SOURCE_SCIM))
             .lock_exclusive()
             .one(&txn)
             .await?
@@ -155,6 +266,7 @@ impl Store {
         let mut name = current.display_name.clone();
         let mut external_id = current.external_id.clone();
         let mut members_changed = false;
+        let (mut added, mut removed) = (0u64, 0u64);
         for write in writes {
             match write {
                 GroupChange::SetDisplayName(n) => name = n.clone(),
@@ -162,19 +274,22 @@ impl Store {
                 GroupChange::AddMembers(ids) => {
                     let ids = dedup(ids);
                     check_users(&txn, org_id, &ids).await?;
-                    members_changed |= add_members(&txn, org_id, id, &ids).await? > 0;
+                    added += add_members(&txn, org_id, id, &ids).await?;
                 }
                 GroupChange::RemoveMembers(ids) => {
-                    members_changed |= remove_members(&txn, id, Some(&dedup(ids))).await? > 0;
+                    removed += remove_members(&txn, id, Some(&dedup(ids))).await?
                 }
-                GroupChange::RemoveAllMembers => members_changed |= remove_members(&txn, id, None).await? > 0,
+                GroupChange::RemoveAllMembers => removed += remove_members(&txn, id, None).await?,
                 GroupChange::ReplaceMembers(ids) => {
                     let wanted = dedup(ids);
                     check_users(&txn, org_id, &wanted).await?;
-                    members_changed |= replace_members(&txn, org_id, id, &wanted).await?;
+                    let (a, r) = replace_members(&txn, org_id, id, &wanted).await?;
+                    added += a;
+                    removed += r;
                 }
             }
         }
+        members_changed |= added + removed > 0;
         let renamed = name != current.display_name;
         // Okta repeats the group's name with every membership change: an unchanged name must cost
         // nothing and leave version and lastModified alone.
@@ -201,6 +316,14 @@ impl Store {
                 .value(idp_group::Column::DisplayKeyVersion, KEY_VERSION);
         }
         txn.execute(&update).await?;
+        let mut data = json!({"membersAdded": added, "membersRemoved": removed});
+        if renamed {
+            data["displayName"] = json!({"old": current.display_name, "new": name});
+        }
+        if external_id != current.external_id {
+            data["externalId"] = json!({"old": current.external_id, "new": external_id});
+        }
+        audit::record(&txn, audit, Some(org_id), "idp_group_updated", id, Some(data)).await?;
         txn.commit().await?;
         Ok(GroupRow {
             display_name: name,
@@ -211,34 +334,96 @@ impl Store {
         })
     }
 
-    /// Deletes one group (its memberships cascade).
-    pub async fn delete_group(
+    /// Removes a catalog row. In the same transaction: its linked team is orphaned (keeping the
+    /// team and its settings), every DELEGATED membership the row brought is purged (set-based:
+    /// one statement whatever the team's size), and all of it is audited. Nothing happens if any
+    /// step fails.
+    pub async fn remove_catalog_row(
         &self,
         org_id: i64,
         id: &str,
         expected_version: Option<i64>,
-    ) -> Result<(), WriteError> {
+        remover: Remover,
+        audit: &AuditContext,
+    ) -> Result<Removal, WriteError> {
         let txn = self.begin_write().await?;
-        let mut delete = idp_group::Entity::delete_many()
-            .filter(idp_group::Column::Id.eq(id))
-            .filter(idp_group::Column::OrgId.eq(org_id));
-        if let Some(v) = expected_version {
-            delete = delete.filter(idp_group::Column::Version.eq(v));
+        let row = idp_group::Entity::find_by_id(id.to_owned())
+            .filter(idp_group::Column::OrgId.eq(org_id))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(WriteError::NotFound)?;
+        match (remover, row.source.as_str()) {
+            (Remover::Scim, source) if source != SOURCE_SCIM => return Err(WriteError::NotFound),
+            (Remover::Owner, SOURCE_SCIM) => return Err(WriteError::ScimManaged),
+            _ => {}
         }
-        if delete.exec(&txn).await?.rows_affected == 0 {
-            let exists = idp_group::Entity::find_by_id(id.to_owned())
-                .filter(idp_group::Column::OrgId.eq(org_id))
+        if expected_version.is_some_and(|v| v != row.version) {
+            return Err(WriteError::VersionMismatch);
+        }
+        let now = now_micros();
+        let team: Option<i64> = team::Entity::find()
+            .select_only()
+            .column(team::Column::Id)
+            .filter(team::Column::OrgId.eq(org_id))
+            .filter(team::Column::IdpGroupId.eq(id))
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        let mut purged = 0;
+        if let Some(team_id) = team {
+            purged = team_member::Entity::find()
+                .filter(team_member::Column::DelegatedFrom.eq(id))
+                .filter(team_member::Column::OrgId.eq(org_id))
                 .count(&txn)
-                .await?
-                > 0;
-            return Err(if exists {
-                WriteError::VersionMismatch
-            } else {
-                WriteError::NotFound
-            });
+                .await?;
+            audit::record_team_member_purge(&txn, audit, org_id, team_id, id, &row.display_name).await?;
+            let mut orphan = Query::update();
+            orphan
+                .table(team::Entity)
+                .value(team::Column::IdpGroupId, Option::<String>::None)
+                .value(team::Column::OrphanedGroupName, row.display_name.as_str())
+                .value(team::Column::OrphanedAt, now)
+                .value(team::Column::UpdatedAt, now)
+                .and_where(team::Column::Id.eq(team_id))
+                .and_where(team::Column::OrgId.eq(org_id));
+            txn.execute(&orphan).await?;
+            audit::record(
+                &txn,
+                audit,
+                Some(org_id),
+                "team_updated",
+                &team_id.to_string(),
+                Some(json!({
+                    "idpGroup": {"old": {"id": id, "displayName": row.display_name}, "new": null},
+                    "orphanedGroupName": row.display_name,
+                    "delegatedMembersRemoved": purged,
+                })),
+            )
+            .await?;
         }
+        // The row's DELEGATED team memberships and its SCIM memberships go with it (cascades).
+        idp_group::Entity::delete_many()
+            .filter(idp_group::Column::Id.eq(id))
+            .filter(idp_group::Column::OrgId.eq(org_id))
+            .exec(&txn)
+            .await?;
+        audit::record(
+            &txn,
+            audit,
+            Some(org_id),
+            "idp_group_deleted",
+            id,
+            Some(json!({
+                "displayName": row.display_name, "source": row.source, "orphanedTeam": team,
+            })),
+        )
+        .await?;
         txn.commit().await?;
-        Ok(())
+        Ok(Removal {
+            orphaned_team: team,
+            purged_members: purged,
+        })
     }
 
     /// Which group and organization hold `display_name`'s key, if any.
@@ -297,6 +482,9 @@ async fn check_users(txn: &DatabaseTransaction, org_id: i64, ids: &[String]) -> 
             .column(scim_user::Column::Id)
             .filter(scim_user::Column::OrgId.eq(org_id))
             .filter(scim_user::Column::Id.is_in(chunk.iter().cloned()))
+            // PostgreSQL: FOR KEY SHARE holds the users until commit, so a concurrent DELETE waits
+            // (and then cascades the new membership) instead of failing our insert's foreign key.
+            .lock(sea_orm::sea_query::LockType::KeyShare)
             .into_tuple()
             .all(txn)
             .await?;
@@ -362,13 +550,14 @@ async fn remove_members(
     Ok(removed)
 }
 
-/// Makes the membership exactly `wanted`, touching only the difference (PUT of a whole group).
+/// Makes the membership exactly `wanted`, touching only the difference (PUT of a whole group);
+/// answers how many were added and removed.
 async fn replace_members(
     txn: &DatabaseTransaction,
     org_id: i64,
     group_id: &str,
     wanted: &[String],
-) -> Result<bool, StoreError> {
+) -> Result<(u64, u64), StoreError> {
     let current: BTreeSet<String> = group_member::Entity::find()
         .select_only()
         .column(group_member::Column::UserId)
@@ -391,5 +580,5 @@ async fn replace_members(
         .collect();
     let removed = remove_members(txn, group_id, Some(&gone)).await?;
     let added = add_members(txn, org_id, group_id, &new).await?;
-    Ok(removed + added > 0)
+    Ok((added, removed))
 }

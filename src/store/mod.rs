@@ -2,6 +2,7 @@
 //! or PostgreSQL, starts one transaction per write, and reports constraint violations as data so
 //! the layers above can decide what they mean.
 
+pub mod audit;
 mod error;
 pub mod filter_sql;
 pub mod groups;
@@ -156,6 +157,8 @@ pub enum WriteError {
     VersionMismatch,
     /// Member ids that are not users of this organization.
     UnknownUsers(Vec<String>),
+    /// A SCIM-managed catalog row can only be removed by SCIM.
+    ScimManaged,
     /// The change itself is invalid (a PATCH that breaks the resource's rules).
     Rejected(crate::scim::error::ScimError),
     Store(StoreError),

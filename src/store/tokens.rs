@@ -15,6 +15,8 @@ pub struct TokenOwner {
     pub org_id: i64,
     pub org_name: String,
     pub sso_active: bool,
+    /// Prefix and last four characters, for audit.
+    pub masked: String,
 }
 
 /// Whether an issue had to replace an active token.
@@ -36,24 +38,28 @@ fn token_to_org() -> RelationDef {
 impl Store {
     /// Looks up the active token with this hash and its organization.
     pub async fn resolve_token(&self, token_hash: &str) -> Result<Option<TokenOwner>, StoreError> {
-        let row: Option<(i64, i64, String, bool)> = scim_token::Entity::find()
+        let row: Option<(i64, i64, String, bool, String)> = scim_token::Entity::find()
             .select_only()
             .column(scim_token::Column::Id)
             .column(scim_token::Column::OrgId)
             .column(organization::Column::Name)
             .column(organization::Column::SsoActive)
+            .column(scim_token::Column::Masked)
             .join(JoinType::InnerJoin, token_to_org())
             .filter(scim_token::Column::TokenHash.eq(token_hash))
             .filter(scim_token::Column::RevokedAt.is_null())
             .into_tuple()
             .one(self.conn())
             .await?;
-        Ok(row.map(|(token_id, org_id, org_name, sso_active)| TokenOwner {
-            token_id,
-            org_id,
-            org_name,
-            sso_active,
-        }))
+        Ok(
+            row.map(|(token_id, org_id, org_name, sso_active, masked)| TokenOwner {
+                token_id,
+                org_id,
+                org_name,
+                sso_active,
+                masked,
+            }),
+        )
     }
 
     /// Stores a new active token for `org_id`, revoking the previous one in the same transaction.

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::config::{DbArgs, Gates, ServeArgs, Settings};
+use crate::config::{AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, ServeArgs, Settings};
+use crate::routing::admin_auth::{AdminKeys, Grant};
 use crate::routing::{self, AppState, limits::OrgLimits, token_cache::TokenCache, token_usage::TokenUsage};
+use crate::store::audit::AuditContext;
 use crate::store::tokens::IssueMode;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenHasher;
@@ -52,8 +54,8 @@ pub fn hasher(db: &DbArgs) -> TokenHasher {
     TokenHasher::new(db.token_hash_key.as_ref().map(|k| k.0.as_bytes()))
 }
 
-/// Builds the shared state of the routes.
-pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs) -> Result<AppState, String> {
+/// Builds the shared state of the routes; unusable admin key settings are an error.
+pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<AppState, String> {
     Ok(AppState {
         store,
         hasher: hasher(db),
@@ -63,12 +65,21 @@ pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs) -> Result<AppState, S
         config: Arc::new(Settings::from_args(serve)),
         gates: Arc::new(Gates::from_args(serve)?),
         metrics: metrics_handle(),
+        admin_keys: AdminKeys::from_settings(admin)?.map(Arc::new),
     })
 }
 
 /// Serves until SIGINT/SIGTERM, finishing requests in flight.
-pub async fn serve(store: Store, db: &DbArgs, args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let state = state(store, db, args)?;
+pub async fn serve(
+    store: Store,
+    db: &DbArgs,
+    args: &ServeArgs,
+    admin: &AdminJwtArgs,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let state = state(store, db, args, admin)?;
+    if state.admin_keys.is_none() {
+        tracing::warn!("no admin JWT key configured: the admin API refuses every request");
+    }
     state.token_usage.clone().spawn_flusher(state.store.clone());
     let usage = state.token_usage.clone();
     let store = state.store.clone();
@@ -101,7 +112,7 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Issues a token for `org_id`; `Ok(None)` when rotating and none was active.
+/// Issues a token for `org_id` from the CLI; `Ok(None)` when rotating and none was active.
 pub async fn issue_token(
     store: &Store,
     hasher: &TokenHasher,
@@ -111,11 +122,31 @@ pub async fn issue_token(
     if store.find_org(org_id).await?.is_none() {
         return Err(format!("organization {org_id} does not exist").into());
     }
-    let token = hasher
-        .generate()
-        .map_err(|_| "the system random number generator failed")?;
-    Ok(store
-        .issue_token(org_id, &token.hash, &token.masked, mode)
-        .await?
-        .map(|_| token.plaintext))
+    let issued = crate::tokens::issue(store, hasher, org_id, mode, &cli_audit()).await?;
+    Ok(issued.map(|t| t.plaintext))
+}
+
+/// Revokes the active token of `org_id` from the CLI; false when there was none.
+pub async fn revoke_token(store: &Store, org_id: i64) -> Result<bool, StoreError> {
+    crate::tokens::revoke(store, org_id, &cli_audit()).await
+}
+
+/// CLI changes are System's, with a correlation id per command.
+fn cli_audit() -> AuditContext {
+    AuditContext {
+        actor_detail: Some(serde_json::json!({"via": "cli"})),
+        ..AuditContext::new(AuditContext::SYSTEM)
+    }
+}
+
+/// Mints an admin token from the configured HS256 secret (`admin-jwt`); needs no database.
+pub fn admin_jwt(admin: &AdminJwtArgs, cmd: &AdminJwtCommand) -> Result<String, String> {
+    let keys = AdminKeys::from_settings(admin)?
+        .ok_or("admin-jwt needs SCIMGATE_ADMIN_JWT_HS256_SECRET (at least 32 bytes)")?;
+    keys.mint(&Grant {
+        subject: cmd.sub.clone(),
+        orgs: cmd.orgs.clone(),
+        instance_admin: cmd.instance_admin,
+        ttl: Duration::from_secs(cmd.ttl),
+    })
 }

@@ -2,10 +2,12 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::catalog::ConflictDetail;
+use crate::routing::admin_auth::OrgGrant;
 
 /// A value that must never reach a log line (database URLs carry passwords, keys are keys).
 #[derive(Clone)]
@@ -32,6 +34,8 @@ pub struct Cli {
     pub db: DbArgs,
     #[command(flatten)]
     pub serve: ServeArgs,
+    #[command(flatten)]
+    pub admin: AdminJwtArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -66,6 +70,63 @@ pub enum Command {
     /// Manage an organization's SCIM token.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Mint an admin API token (HS256, from the configured secret) for local use; prints it alone.
+    AdminJwt(AdminJwtCommand),
+}
+
+/// `admin-jwt …`
+#[derive(Debug, Clone, Args)]
+pub struct AdminJwtCommand {
+    /// Subject (`sub`) of the token.
+    #[arg(long, default_value = "admin")]
+    pub sub: String,
+    /// Rights on an organization: ID=read, ID=write or ID=read,write (repeatable).
+    #[arg(long = "org", value_name = "ID=PERMISSIONS")]
+    pub orgs: Vec<OrgGrant>,
+    /// Grant instance administration (every organization, instance endpoints).
+    #[arg(long)]
+    pub instance_admin: bool,
+    /// Lifetime of the token in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u64,
+}
+
+/// How admin API tokens are verified (design §2 "Admin API").
+#[derive(Debug, Clone, Args)]
+pub struct AdminJwtArgs {
+    /// HS256 secret of admin tokens, at least 32 bytes (development and tests).
+    #[arg(
+        long,
+        env = "SCIMGATE_ADMIN_JWT_HS256_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_jwt_hs256_secret: Option<Secret>,
+    /// PEM public key (RSA or EC P-256) or JWKS file of the admin token issuer; tokens naming a `kid` need a JWKS.
+    #[arg(long, env = "SCIMGATE_ADMIN_JWT_KEYS", global = true)]
+    pub admin_jwt_keys: Option<PathBuf>,
+    /// Expected `iss` of admin tokens (required with public keys; checked when set).
+    #[arg(long, env = "SCIMGATE_ADMIN_JWT_ISSUER", global = true)]
+    pub admin_jwt_issuer: Option<String>,
+    /// Expected `aud` of admin tokens.
+    #[arg(
+        long,
+        env = "SCIMGATE_ADMIN_JWT_AUDIENCE",
+        default_value = "scimgate",
+        global = true
+    )]
+    pub admin_jwt_audience: String,
+}
+
+impl Default for AdminJwtArgs {
+    fn default() -> Self {
+        AdminJwtArgs {
+            admin_jwt_hs256_secret: None,
+            admin_jwt_keys: None,
+            admin_jwt_issuer: None,
+            admin_jwt_audience: "scimgate".into(),
+        }
+    }
 }
 
 /// `org …`

@@ -1,4 +1,4 @@
-//! The `scimgate` binary: `serve` (default), `migrate`, `org`, `token`.
+//! The `scimgate` binary: `serve` (default), `migrate`, `org`, `token`, `admin-jwt`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -36,9 +36,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // Minting is local: it must work without (and never create or migrate) a database.
+    if let Some(Command::AdminJwt(cmd)) = &cli.command {
+        println!("{}", app::admin_jwt(&cli.admin, cmd)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = app::open_store(&cli.db).await?;
     match cli.command {
-        None | Some(Command::Serve) => app::serve(store, &cli.db, &cli.serve).await?,
+        None | Some(Command::Serve) => app::serve(store, &cli.db, &cli.serve, &cli.admin).await?,
+        // Answered above, before the store was opened.
+        Some(Command::AdminJwt(_)) => {}
         Some(Command::Migrate) => eprintln!("migrations applied"),
         Some(Command::Org(OrgCommand::Create { name, sso })) => {
             let name = name.trim();
@@ -69,7 +76,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     }
                 }
                 TokenCommand::Revoke { org } => {
-                    if !store.revoke_token(org).await? {
+                    if !app::revoke_token(&store, org).await? {
                         return Err(format!("organization {org} has no active token").into());
                     }
                     eprintln!("token of organization {org} revoked");

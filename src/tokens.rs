@@ -6,6 +6,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hmac};
 
+use crate::store::audit::AuditContext;
+use crate::store::tokens::IssueMode;
+use crate::store::{Store, StoreError};
+
 /// Recognisable prefix so secret scanners can find leaked tokens.
 pub const PREFIX: &str = "scimgate_";
 
@@ -66,6 +70,43 @@ impl TokenHasher {
             plaintext,
         })
     }
+}
+
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("the system random number generator failed")]
+    Random,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Generates a token and stores its hash, revoking the previous one in the same transaction;
+/// `Ok(None)` when rotating and no token was active.
+pub async fn issue(
+    store: &Store,
+    hasher: &TokenHasher,
+    org_id: i64,
+    mode: IssueMode,
+    audit: &AuditContext,
+) -> Result<Option<NewToken>, IssueError> {
+    let token = hasher.generate().map_err(|_| IssueError::Random)?;
+    let stored = store
+        .issue_token(org_id, &token.hash, &token.masked, mode, audit)
+        .await?;
+    metrics::counter!("scimgate_token_operations_total", "op" => match mode {
+        IssueMode::Generate => "generate",
+        IssueMode::Rotate => "rotate",
+    })
+    .increment(u64::from(stored.is_some()));
+    Ok(stored.map(|_| token))
+}
+
+/// Revokes the active token of `org_id`; false when there was none.
+pub async fn revoke(store: &Store, org_id: i64, audit: &AuditContext) -> Result<bool, StoreError> {
+    let revoked = store.revoke_token(org_id, audit).await?;
+    metrics::counter!("scimgate_token_operations_total", "op" => "revoke").increment(u64::from(revoked));
+    Ok(revoked)
 }
 
 /// Prefix and last four characters: enough to tell tokens apart, useless to an attacker.

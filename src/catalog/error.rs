@@ -1,7 +1,7 @@
 //! The catalog layer's error type; the routing layer maps it to SCIM errors in one place.
 
 use crate::scim::error::ScimError;
-use crate::store::{ListError, StoreError, WriteError};
+use crate::store::{ListError, StoreError, Violation, WriteError};
 
 /// Who holds a display name that another write wanted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +97,13 @@ impl CatalogError {
             WriteError::VersionMismatch => CatalogError::PreconditionFailed,
             WriteError::UnknownUsers(ids) => CatalogError::UnknownMembers(ids),
             WriteError::Rejected(e) => CatalogError::Invalid(e),
+            WriteError::Conflict(message) => CatalogError::Conflict(message),
+            WriteError::Store(StoreError::Violation(Violation::TeamLink)) => {
+                CatalogError::Conflict("that catalog row is already linked to another team".into())
+            }
+            WriteError::Store(StoreError::Violation(Violation::TeamName)) => {
+                CatalogError::Conflict("a team with this name already exists in this organization".into())
+            }
             WriteError::ScimManaged => CatalogError::Conflict(format!(
                 "{kind} {id} is managed by the IdP over SCIM and can only be removed by it"
             )),

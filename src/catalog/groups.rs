@@ -193,7 +193,12 @@ impl Catalog {
 
     /// Turns a refused group write into what the IdP admin needs to know; a display-name clash
     /// names the organization holding it (unless the instance is configured not to).
-    async fn group_write_error(&self, e: WriteError, id: &str, display_name: &str) -> CatalogError {
+    pub(super) async fn group_write_error(
+        &self,
+        e: WriteError,
+        id: &str,
+        display_name: &str,
+    ) -> CatalogError {
         match e {
             WriteError::Store(StoreError::Violation(Violation::GroupDisplayName)) => {
                 let holder = match self.store.display_name_holder(display_name).await {

@@ -3,11 +3,13 @@
 
 mod error;
 mod groups;
+mod owner;
 mod users;
 
 use serde_json::{Map, Value};
 
 pub use error::{CatalogError, NameHolder};
+pub use owner::CatalogEntry;
 
 use crate::store::Store;
 use crate::store::audit::AuditContext;

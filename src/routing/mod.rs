@@ -1,6 +1,8 @@
 //! The routing layer: HTTP in, tenant resolved, catalog called, SCIM out. Handlers below
 //! [`auth::authenticate`] receive a [`crate::catalog::Tenant`] and never see a token.
 
+pub mod admin;
+pub mod admin_auth;
 pub mod auth;
 pub mod error;
 pub mod limits;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub config: Arc<Settings>,
     pub gates: Arc<Gates>,
     pub metrics: PrometheusHandle,
+    /// Keys of the admin API; `None` when unconfigured (every admin request is then refused).
+    pub admin_keys: Option<Arc<admin_auth::AdminKeys>>,
 }
 
 /// The SCIM routes of one base path (relative to it).
@@ -57,8 +61,6 @@ fn scim_routes(state: &AppState) -> Router<AppState> {
                 .delete(scim::delete_item)
                 .fallback(scim::other_method),
         )
-        // The base URL with a trailing slash is not matched by `nest`'s own fallback.
-        .route("/", axum::routing::any(scim::not_found))
         .fallback(scim::not_found)
         // Authenticate first, even for paths that do not exist, so probing reveals nothing.
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
@@ -66,11 +68,20 @@ fn scim_routes(state: &AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
+fn scim_base_slash(state: &AppState) -> axum::routing::MethodRouter<AppState> {
+    axum::routing::any(scim::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/orgs/{org_id}/scim/v2", scim_routes(&state))
         .nest("/orgs/{org_id}/scim/v2", scim_routes(&state))
+        // `nest` leaves the base with a trailing slash to the outer fallback: authenticate it too.
+        .route("/api/orgs/{org_id}/scim/v2/", scim_base_slash(&state))
+        .route("/orgs/{org_id}/scim/v2/", scim_base_slash(&state))
+        .merge(admin::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -17,6 +17,10 @@ pub enum Violation {
     ActiveToken,
     /// `organizations.name`.
     OrganizationName,
+    /// `teams (org_id, name)`.
+    TeamName,
+    /// `teams.idp_group_id`: one team per catalog row.
+    TeamLink,
     /// A foreign key (e.g. a membership naming a user that is gone).
     ForeignKey,
     /// Any other unique index.
@@ -63,6 +67,10 @@ fn classify_unique(message: &str) -> Violation {
         Violation::UserName
     } else if has("scim_users") && has("external_id") {
         Violation::UserExternalId
+    } else if has("teams") && has("idp_group") {
+        Violation::TeamLink
+    } else if has("teams") && has("name") {
+        Violation::TeamName
     } else if has("scim_tokens") && has("org_id") || has("one_active") {
         Violation::ActiveToken
     } else if has("organizations") && has("name") {
@@ -126,6 +134,22 @@ mod tests {
         assert_eq!(
             classify_unique("UNIQUE constraint failed: scim_tokens.org_id"),
             Violation::ActiveToken
+        );
+        assert_eq!(
+            classify_unique("UNIQUE constraint failed: teams.idp_group_id"),
+            Violation::TeamLink
+        );
+        assert_eq!(
+            classify_unique("duplicate key value violates unique constraint \"ux_teams_idp_group\""),
+            Violation::TeamLink
+        );
+        assert_eq!(
+            classify_unique("UNIQUE constraint failed: teams.org_id, teams.name"),
+            Violation::TeamName
+        );
+        assert_eq!(
+            classify_unique("duplicate key value violates unique constraint \"ux_teams_org_name\""),
+            Violation::TeamName
         );
     }
 }

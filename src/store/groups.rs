@@ -426,6 +426,24 @@ impl Store {
         })
     }
 
+    /// Every catalog row of `org_id` (SCIM and MANUAL), by folded name.
+    pub async fn list_catalog(&self, org_id: i64) -> Result<Vec<GroupRow>, StoreError> {
+        let rows = idp_group::Entity::find()
+            .filter(idp_group::Column::OrgId.eq(org_id))
+            .order_by_asc(idp_group::Column::DisplayKey)
+            .all(self.conn())
+            .await?;
+        Ok(rows.into_iter().map(GroupRow::from).collect())
+    }
+
+    /// How many catalog rows `org_id` has.
+    pub async fn count_catalog(&self, org_id: i64) -> Result<u64, StoreError> {
+        Ok(idp_group::Entity::find()
+            .filter(idp_group::Column::OrgId.eq(org_id))
+            .count(self.conn())
+            .await?)
+    }
+
     /// Which group and organization hold `display_name`'s key, if any.
     pub async fn display_name_holder(&self, display_name: &str) -> Result<Option<NameHolder>, StoreError> {
         let row: Option<(String, i64, String)> = idp_group::Entity::find()

@@ -7,6 +7,7 @@ mod error;
 pub mod filter_sql;
 pub mod groups;
 pub mod orgs;
+pub mod teams;
 pub mod tokens;
 pub mod users;
 
@@ -159,6 +160,8 @@ pub enum WriteError {
     UnknownUsers(Vec<String>),
     /// A SCIM-managed catalog row can only be removed by SCIM.
     ScimManaged,
+    /// A rule of the organization's data refuses the change (the message says which).
+    Conflict(String),
     /// The change itself is invalid (a PATCH that breaks the resource's rules).
     Rejected(crate::scim::error::ScimError),
     Store(StoreError),

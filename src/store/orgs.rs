@@ -46,6 +46,16 @@ impl Store {
         Ok(rows.into_iter().map(Org::from).collect())
     }
 
+    /// Turns SSO on or off for one organization; `None` if it does not exist.
+    pub async fn set_sso_active(&self, id: i64, active: bool) -> Result<Option<Org>, StoreError> {
+        let Some(row) = organization::Entity::find_by_id(id).one(self.conn()).await? else {
+            return Ok(None);
+        };
+        let mut row: organization::ActiveModel = row.into();
+        row.sso_active = Set(active);
+        Ok(Some(row.update(self.conn()).await?.into()))
+    }
+
     /// One organization by id.
     pub async fn find_org(&self, id: i64) -> Result<Option<Org>, StoreError> {
         Ok(organization::Entity::find_by_id(id)

@@ -6,6 +6,9 @@ use sea_orm::{
     RelationDef, prelude::Expr, sea_query::Query,
 };
 
+use serde_json::json;
+
+use super::audit::{self, AuditContext};
 use super::{Store, StoreError, now_micros};
 
 /// What a valid token resolves to.
@@ -70,6 +73,7 @@ impl Store {
         token_hash: &str,
         masked: &str,
         mode: IssueMode,
+        audit_ctx: &AuditContext,
     ) -> Result<Option<i64>, StoreError> {
         let txn = self.begin_write().await?;
         let now = now_micros();
@@ -86,16 +90,57 @@ impl Store {
         }
         .insert(&txn)
         .await?;
+        let (event, action) = match mode {
+            IssueMode::Generate => ("scim_token_created", "generated"),
+            IssueMode::Rotate => ("scim_token_updated", "rotated"),
+        };
+        audit::record(
+            &txn,
+            audit_ctx,
+            Some(org_id),
+            event,
+            &row.id.to_string(),
+            Some(json!({
+                "action": action, "maskedToken": masked, "previousRevoked": revoked > 0,
+            })),
+        )
+        .await?;
         txn.commit().await?;
         Ok(Some(row.id))
     }
 
     /// Revokes the active token of `org_id`; false when there was none.
-    pub async fn revoke_token(&self, org_id: i64) -> Result<bool, StoreError> {
+    pub async fn revoke_token(&self, org_id: i64, audit_ctx: &AuditContext) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
         let revoked = revoke_active(&txn, org_id, now_micros()).await?;
+        if revoked == 0 {
+            return Ok(false);
+        }
+        audit::record(
+            &txn,
+            audit_ctx,
+            Some(org_id),
+            "scim_token_updated",
+            &org_id.to_string(),
+            Some(json!({"action": "revoked"})),
+        )
+        .await?;
         txn.commit().await?;
-        Ok(revoked > 0)
+        Ok(true)
+    }
+
+    /// The active token of `org_id`: (masked, created, last used).
+    pub async fn active_token(&self, org_id: i64) -> Result<Option<(String, i64, Option<i64>)>, StoreError> {
+        Ok(scim_token::Entity::find()
+            .select_only()
+            .column(scim_token::Column::Masked)
+            .column(scim_token::Column::CreatedAt)
+            .column(scim_token::Column::LastUsedAt)
+            .filter(scim_token::Column::OrgId.eq(org_id))
+            .filter(scim_token::Column::RevokedAt.is_null())
+            .into_tuple()
+            .one(self.conn())
+            .await?)
     }
 
     /// Records when tokens were last used; called with coalesced batches, not per request.

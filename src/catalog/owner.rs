@@ -1,0 +1,164 @@
+//! What an organization's owner manages: the catalog's manual rows, teams and their delegation,
+//! team members. The same rules and transactions as SCIM; only the actor differs.
+
+use super::{Catalog, CatalogError};
+use crate::scim::error::ScimError;
+use crate::scim::resource::{MAX_NAME_CHARS, check_display_name};
+use crate::store::groups::{GroupRow, Remover};
+use crate::store::teams::{LinkChange, TeamFields, TeamMemberRow, TeamRow};
+
+/// A catalog row as the owner sees it, with the team linked to it.
+#[derive(Debug, Clone)]
+pub struct CatalogEntry {
+    pub row: GroupRow,
+    pub linked_team: Option<TeamRow>,
+}
+
+fn team_not_found(id: i64) -> CatalogError {
+    CatalogError::NotFound {
+        kind: "Team",
+        id: id.to_string(),
+    }
+}
+
+/// Validates a team name: present, not blank, at most [`MAX_NAME_CHARS`].
+fn check_team_fields(name: &str, description: Option<String>) -> Result<TeamFields, CatalogError> {
+    if name.trim().is_empty() {
+        return Err(ScimError::invalid_value("a team needs a name").into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(
+            ScimError::invalid_value(format!("a team name has at most {MAX_NAME_CHARS} characters")).into(),
+        );
+    }
+    Ok(TeamFields {
+        name: name.to_owned(),
+        description,
+    })
+}
+
+impl Catalog {
+    /// Every catalog row, sorted by name, with its linked team.
+    pub async fn catalog(&self) -> Result<Vec<CatalogEntry>, CatalogError> {
+        let rows = self.store.list_catalog(self.tenant.org_id).await?;
+        let mut teams = self.store.teams_by_catalog_row(self.tenant.org_id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| CatalogEntry {
+                linked_team: teams.remove(&row.id),
+                row,
+            })
+            .collect())
+    }
+
+    /// Adds a MANUAL row; a name held anywhere on the instance is a 409 naming the holder.
+    pub async fn add_manual_group(&self, display_name: &str) -> Result<GroupRow, CatalogError> {
+        let name = check_display_name(Some(&serde_json::Value::String(display_name.to_owned())))?;
+        match self
+            .store
+            .insert_manual_group(self.tenant.org_id, &name, &self.audit)
+            .await
+        {
+            Ok(row) => Ok(row),
+            Err(e) => Err(self.group_write_error(e, "", &name).await),
+        }
+    }
+
+    /// Removes a MANUAL row (a SCIM-managed one only SCIM may remove), with the same purge as SCIM.
+    pub async fn delete_manual_group(&self, id: &str) -> Result<(), CatalogError> {
+        self.remove_catalog_row(id, None, Remover::Owner).await
+    }
+
+    /// Teams, by name.
+    pub async fn teams(&self) -> Result<Vec<TeamRow>, CatalogError> {
+        Ok(self.store.list_teams(self.tenant.org_id).await?)
+    }
+
+    /// One team.
+    pub async fn team(&self, team_id: i64) -> Result<TeamRow, CatalogError> {
+        self.store
+            .find_team(self.tenant.org_id, team_id)
+            .await?
+            .ok_or_else(|| team_not_found(team_id))
+    }
+
+    /// Creates a team, optionally delegated to a catalog row.
+    pub async fn create_team(
+        &self,
+        name: &str,
+        description: Option<String>,
+        idp_group_id: Option<&str>,
+    ) -> Result<TeamRow, CatalogError> {
+        let fields = check_team_fields(name, description)?;
+        self.store
+            .create_team(self.tenant.org_id, &fields, idp_group_id, &self.audit)
+            .await
+            .map_err(|e| CatalogError::from_write(e, "Team", ""))
+    }
+
+    /// Updates a team; `link` re-links, clears or keeps its delegation.
+    pub async fn update_team(
+        &self,
+        team_id: i64,
+        name: &str,
+        description: Option<String>,
+        link: LinkChange,
+    ) -> Result<TeamRow, CatalogError> {
+        let fields = check_team_fields(name, description)?;
+        self.store
+            .update_team(self.tenant.org_id, team_id, &fields, &link, &self.audit)
+            .await
+            .map_err(|e| CatalogError::from_write(e, "Team", &team_id.to_string()))
+    }
+
+    /// Deletes a MANUAL team.
+    pub async fn delete_team(&self, team_id: i64) -> Result<(), CatalogError> {
+        self.store
+            .delete_team(self.tenant.org_id, team_id, &self.audit)
+            .await
+            .map_err(|e| CatalogError::from_write(e, "Team", &team_id.to_string()))
+    }
+
+    /// A team's members with their provenance.
+    pub async fn team_members(&self, team_id: i64) -> Result<Vec<TeamMemberRow>, CatalogError> {
+        self.store
+            .team_members(self.tenant.org_id, team_id)
+            .await?
+            .ok_or_else(|| team_not_found(team_id))
+    }
+
+    /// Adds a member by e-mail to a MANUAL team (pre-creating the account if there is none).
+    pub async fn add_team_member(&self, team_id: i64, email: &str) -> Result<TeamMemberRow, CatalogError> {
+        let email = email.trim();
+        if email.is_empty() || !email.contains('@') || email.chars().count() > MAX_NAME_CHARS {
+            return Err(ScimError::invalid_value("a member needs a valid e-mail address").into());
+        }
+        self.store
+            .add_manual_member(self.tenant.org_id, team_id, email, &self.audit)
+            .await
+            .map_err(|e| CatalogError::from_write(e, "Team", &team_id.to_string()))
+    }
+
+    /// Removes a member from a MANUAL team.
+    pub async fn remove_team_member(&self, team_id: i64, account_id: &str) -> Result<(), CatalogError> {
+        self.store
+            .remove_manual_member(self.tenant.org_id, team_id, account_id, &self.audit)
+            .await
+            .map_err(|e| CatalogError::from_write(e, "Team member", account_id))
+    }
+
+    /// Adds an account to a delegated team as DELEGATED (what a login does when the user's
+    /// `groups` claim names the team's catalog row).
+    pub async fn add_delegated_member(&self, team_id: i64, email: &str) -> Result<String, CatalogError> {
+        let account = self
+            .store
+            .ensure_account(email, &self.audit)
+            .await
+            .map_err(|e| CatalogError::from_write(e, "Account", email))?;
+        self.store
+            .add_delegated_member(self.tenant.org_id, team_id, &account, &self.audit)
+            .await
+            .map_err(|e| CatalogError::from_write(e, "Team", &team_id.to_string()))?;
+        Ok(account)
+    }
+}

@@ -1,0 +1,249 @@
+//! The admin API for organization owners and instance admins: JSON over HTTP, authenticated with
+//! a JWT ([`super::admin_auth`]). Handlers resolve the organization and the caller's rights, then
+//! call the tenant's catalog service; errors are plain JSON `{status, message}`.
+
+mod audit;
+mod catalog;
+mod instance;
+mod scim_tokens;
+mod teams;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::admin_auth::{Admin, AdminUnauthorized, Principal};
+use super::error::ApiError;
+use super::observe::CorrelationId;
+use crate::catalog::{Catalog, CatalogError, Tenant};
+use crate::store::audit::AuditContext;
+
+/// Largest admin request body.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// An admin API error: status and a message for the person at the other end.
+#[derive(Debug)]
+pub struct AdminError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl AdminError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        AdminError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            json!({"status": self.status.as_u16(), "message": self.message}).to_string(),
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        if matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// Catalog errors read the same to an owner as to an IdP: one mapping (the SCIM one) decides
+/// status and wording; only the envelope differs.
+impl From<CatalogError> for AdminError {
+    fn from(e: CatalogError) -> Self {
+        let scim = ApiError::from(e).error;
+        AdminError::new(
+            StatusCode::from_u16(scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            scim.detail,
+        )
+    }
+}
+
+type Result<T> = std::result::Result<T, AdminError>;
+
+/// Parses a JSON body of at most [`BODY_LIMIT`] bytes into `T`.
+async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T> {
+    let bytes: Bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        AdminError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {BODY_LIMIT} bytes"),
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| AdminError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+/// A JSON answer.
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// What a handler needs about the request: caller, correlation id.
+pub struct Caller {
+    pub principal: Principal,
+    pub correlation_id: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AdminUnauthorized;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let Admin(principal) = Admin::from_request_parts(parts, state).await?;
+        let correlation_id = parts
+            .extensions
+            .get::<CorrelationId>()
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), |c| c.0.clone());
+        Ok(Caller {
+            principal,
+            correlation_id,
+        })
+    }
+}
+
+impl Caller {
+    fn audit(&self) -> AuditContext {
+        AuditContext {
+            actor: self.principal.subject.clone(),
+            actor_detail: Some(json!({"via": "admin-api"})),
+            correlation_id: self.correlation_id.clone(),
+        }
+    }
+}
+
+/// Needed right on the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Right {
+    Read,
+    Write,
+}
+
+/// Resolves `{orgId}` for `caller`: 403 without the right (whether or not the organization
+/// exists), 404 for an unknown or gated-off organization.
+async fn org_catalog(
+    state: &AppState,
+    caller: &Caller,
+    org_id: &str,
+    right: Right,
+) -> Result<(Catalog, bool)> {
+    let id: i64 = org_id
+        .parse()
+        .map_err(|_| AdminError::not_found("no such organization"))?;
+    let allowed = match right {
+        Right::Read => caller.principal.can_read(id),
+        Right::Write => caller.principal.can_write(id),
+    };
+    if !allowed {
+        return Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this token does not grant organization:{} on organization {id}",
+                match right {
+                    Right::Read => "read",
+                    Right::Write => "write",
+                }
+            ),
+        ));
+    }
+    let org = state
+        .store
+        .find_org(id)
+        .await
+        .map_err(|e| AdminError::from(CatalogError::from(e)))?;
+    let Some(org) = org.filter(|o| state.gates.scim_enabled(o.id, o.sso_active)) else {
+        return Err(AdminError::not_found(
+            "IdP group delegation is not enabled for this organization",
+        ));
+    };
+    let tenant = Tenant {
+        org_id: org.id,
+        org_name: org.name,
+    };
+    let base = state.config.scim_base_url(org.id);
+    Ok((
+        Catalog::new(
+            state.store.clone(),
+            tenant,
+            base,
+            state.config.conflict_detail,
+            caller.audit(),
+        ),
+        org.sso_active,
+    ))
+}
+
+/// Renders a microsecond timestamp for the admin API.
+fn time(micros: Option<i64>) -> Value {
+    micros.map_or(Value::Null, |m| {
+        Value::String(crate::scim::resource::format_time(m))
+    })
+}
+
+/// The admin API's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/orgs/{org_id}/idp-groups",
+            get(catalog::list).post(catalog::add),
+        )
+        .route(
+            "/api/orgs/{org_id}/idp-groups/{group_id}",
+            delete(catalog::remove),
+        )
+        .route("/api/orgs/{org_id}/scim/config", get(scim_tokens::config))
+        .route(
+            "/api/orgs/{org_id}/scim/token",
+            post(scim_tokens::generate).delete(scim_tokens::revoke),
+        )
+        .route("/api/orgs/{org_id}/scim/token/rotate", post(scim_tokens::rotate))
+        .route("/api/orgs/{org_id}/teams", get(teams::list).post(teams::create))
+        .route(
+            "/api/orgs/{org_id}/teams/{team_id}",
+            get(teams::describe).put(teams::update).delete(teams::remove),
+        )
+        .route(
+            "/api/orgs/{org_id}/teams/{team_id}/members",
+            get(teams::members).post(teams::add_member),
+        )
+        .route(
+            "/api/orgs/{org_id}/teams/{team_id}/members/{user_id}",
+            delete(teams::remove_member),
+        )
+        .route("/api/orgs/{org_id}/audit-events", get(audit::list))
+        .route("/api/instance/orgs", get(instance::list).post(instance::create))
+        .route(
+            "/api/instance/orgs/{org_id}",
+            axum::routing::patch(instance::update),
+        )
+}

@@ -1,0 +1,108 @@
+//! `/api/orgs/{orgId}/scim/config` and `/scim/token`: the SCIM endpoint's settings and its token.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{AdminError, Caller, Result, Right, json_response, org_catalog, time};
+use crate::catalog::CatalogError;
+use crate::routing::AppState;
+use crate::store::tokens::IssueMode;
+use crate::tokens::{self, IssueError};
+
+fn store_error(e: crate::store::StoreError) -> AdminError {
+    CatalogError::from(e).into()
+}
+
+/// GET: endpoint URL, token state (never the token), catalog size, SSO state.
+pub async fn config(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+) -> Result<Response> {
+    let (catalog, sso_active) = org_catalog(&state, &caller, &org_id, Right::Read).await?;
+    let org = catalog.tenant().org_id;
+    let token = state.store.active_token(org).await.map_err(store_error)?;
+    let group_count = state.store.count_catalog(org).await.map_err(store_error)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "endpointUrl": catalog.base_url(),
+            "hasActiveToken": token.is_some(),
+            "maskedToken": token.as_ref().map(|t| t.0.clone()),
+            "tokenCreatedAt": time(token.as_ref().map(|t| t.1)),
+            "tokenLastUsed": time(token.as_ref().and_then(|t| t.2)),
+            "groupCount": group_count,
+            "ssoActive": sso_active,
+            "claimMatch": "displayName",
+            "openConflicts": [],
+        }),
+    ))
+}
+
+async fn issue(state: &AppState, caller: &Caller, org_id: &str, mode: IssueMode) -> Result<Response> {
+    let (catalog, _) = org_catalog(state, caller, org_id, Right::Write).await?;
+    let org = catalog.tenant().org_id;
+    let issued = tokens::issue(&state.store, &state.hasher, org, mode, &caller.audit())
+        .await
+        .map_err(|e| match e {
+            IssueError::Store(s) => store_error(s),
+            IssueError::Random => {
+                AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, "could not generate a token")
+            }
+        })?;
+    let Some(token) = issued else {
+        return Err(AdminError::not_found(
+            "this organization has no active SCIM token to rotate",
+        ));
+    };
+    // This replica refuses the old token at once; the others within the cache's one-second bound.
+    state.tokens.clear();
+    let status = if mode == IssueMode::Generate {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(
+        status,
+        json!({"token": token.plaintext, "maskedToken": token.masked, "endpointUrl": catalog.base_url()}),
+    ))
+}
+
+/// POST: a new token, revoking any active one. The plaintext appears in this response only.
+pub async fn generate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+) -> Result<Response> {
+    issue(&state, &caller, &org_id, IssueMode::Generate).await
+}
+
+/// POST …/rotate: replace the active token (404 when there is none).
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+) -> Result<Response> {
+    issue(&state, &caller, &org_id, IssueMode::Rotate).await
+}
+
+/// DELETE: revoke the active token (404 when there is none).
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+) -> Result<Response> {
+    let (catalog, _) = org_catalog(&state, &caller, &org_id, Right::Write).await?;
+    if !tokens::revoke(&state.store, catalog.tenant().org_id, &caller.audit())
+        .await
+        .map_err(store_error)?
+    {
+        return Err(AdminError::not_found(
+            "this organization has no active SCIM token",
+        ));
+    }
+    state.tokens.clear();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

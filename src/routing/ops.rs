@@ -25,8 +25,22 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. Catalog and team gauges are read from the database at scrape
+/// time (three grouped queries), so every replica reports the same, current values.
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    match state.store.org_stats().await {
+        Ok(stats) => {
+            for (org, s) in stats {
+                let org = org.to_string();
+                metrics::gauge!("scimgate_catalog_rows", "org" => org.clone()).set(s.catalog_rows as f64);
+                metrics::gauge!("scimgate_teams", "org" => org.clone(), "state" => "delegated")
+                    .set(s.delegated_teams as f64);
+                metrics::gauge!("scimgate_teams", "org" => org, "state" => "orphaned")
+                    .set(s.orphaned_teams as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read catalog statistics for /metrics"),
+    }
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

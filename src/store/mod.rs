@@ -7,6 +7,7 @@ mod error;
 pub mod filter_sql;
 pub mod groups;
 pub mod orgs;
+pub mod stats;
 pub mod teams;
 pub mod tokens;
 pub mod users;

@@ -353,10 +353,10 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(with_names(self.conn(), vec![updated])
+        with_names(self.conn(), vec![updated])
             .await?
             .pop()
-            .ok_or(WriteError::NotFound)?)
+            .ok_or(WriteError::NotFound)
     }
 
     /// Deletes a MANUAL team (a delegated or orphaned one keeps its warning until the link is cleared).

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use scimgate::app;
-use scimgate::config::{ConflictDetailArg, DbArgs, Secret, ServeArgs};
+use scimgate::config::{AdminJwtArgs, ConflictDetailArg, DbArgs, Secret, ServeArgs};
 use scimgate::store::Store;
 use scimgate::store::tokens::IssueMode;
 use serde_json::Value;
@@ -14,6 +14,45 @@ use tower::ServiceExt;
 
 /// The public URL every test app claims (never the Host header).
 pub const PUBLIC_URL: &str = "https://scim.test.example";
+
+/// The admin API's HS256 secret in every test app (no issuer, audience `scimgate`).
+pub const ADMIN_SECRET: &str = "test-admin-jwt-secret-0123456789abcdef";
+
+/// An admin JWT signed with [`ADMIN_SECRET`], valid for an hour. Permissions "read" and "write"
+/// stand for `organization:read` and `organization:write`; other strings are sent as they are.
+pub fn admin_jwt(sub: &str, orgs: &[(i64, &[&str])], instance_admin: bool) -> String {
+    let mut claim = serde_json::Map::new();
+    for (org_id, permissions) in orgs {
+        let list: Vec<Value> = permissions
+            .iter()
+            .map(|p| match *p {
+                "read" => Value::from("organization:read"),
+                "write" => Value::from("organization:write"),
+                other => Value::from(other),
+            })
+            .collect();
+        claim.insert(org_id.to_string(), Value::Array(list));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let claims = serde_json::json!({
+        "sub": sub,
+        "aud": "scimgate",
+        "iat": now,
+        "exp": now + 3600,
+        "orgs": claim,
+        "instance_admin": instance_admin,
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(ADMIN_SECRET.as_bytes()).expect("secret");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &key,
+    )
+    .expect("sign admin jwt")
+}
 
 /// A name no other test (or earlier run on the shared database) uses.
 pub fn unique(prefix: &str) -> String {
@@ -74,15 +113,33 @@ impl Answer {
 impl TestApp {
     /// An app on [`database_url`] with default settings.
     pub async fn new() -> TestApp {
-        TestApp::with(&database_url(), ServeArgs { public_url: Some(PUBLIC_URL.into()), ..ServeArgs::default() }).await
+        TestApp::with(
+            &database_url(),
+            ServeArgs {
+                public_url: Some(PUBLIC_URL.into()),
+                ..ServeArgs::default()
+            },
+        )
+        .await
     }
 
     /// An app on `url` with these serve settings.
     pub async fn with(url: &str, serve: ServeArgs) -> TestApp {
-        let db = DbArgs { database_url: Secret(url.to_owned()), token_hash_key: Some(Secret("test-hash-key-0123456789abcdef0123".into())) };
+        let db = DbArgs {
+            database_url: Secret(url.to_owned()),
+            token_hash_key: Some(Secret("test-hash-key-0123456789abcdef0123".into())),
+        };
         let store = app::open_store(&db).await.expect("database opens and migrates");
-        let state = app::state(store.clone(), &db, &serve).expect("state");
-        TestApp { router: scimgate::routing::router(state), store, db }
+        let admin = AdminJwtArgs {
+            admin_jwt_hs256_secret: Some(Secret(ADMIN_SECRET.into())),
+            ..AdminJwtArgs::default()
+        };
+        let state = app::state(store.clone(), &db, &serve, &admin).expect("state");
+        TestApp {
+            router: scimgate::routing::router(state),
+            store,
+            db,
+        }
     }
 
     /// An app whose conflicts do not name the other organization.
@@ -106,11 +163,22 @@ impl TestApp {
             .await
             .expect("issue token")
             .expect("a token");
-        TestOrg { id: org.id, name, token }
+        TestOrg {
+            id: org.id,
+            name,
+            token,
+        }
     }
 
     /// Sends a request with optional bearer token, body and extra headers.
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>, headers: &[(&str, &str)]) -> Answer {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             builder = builder.header("authorization", format!("Bearer {t}"));
@@ -130,10 +198,17 @@ impl TestApp {
         let response = self.router.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, body, text }
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 }
 
@@ -162,27 +237,55 @@ impl<'a> Scim<'a> {
 
     /// GET.
     pub async fn get(&self, path: &str) -> Answer {
-        self.app.send(Method::GET, &self.url(path), Some(&self.org.token), None, &[]).await
+        self.app
+            .send(Method::GET, &self.url(path), Some(&self.org.token), None, &[])
+            .await
     }
 
     /// POST a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
-        self.app.send(Method::POST, &self.url(path), Some(&self.org.token), Some(body), &[]).await
+        self.app
+            .send(
+                Method::POST,
+                &self.url(path),
+                Some(&self.org.token),
+                Some(body),
+                &[],
+            )
+            .await
     }
 
     /// PUT a JSON body.
     pub async fn put(&self, path: &str, body: &Value) -> Answer {
-        self.app.send(Method::PUT, &self.url(path), Some(&self.org.token), Some(body), &[]).await
+        self.app
+            .send(
+                Method::PUT,
+                &self.url(path),
+                Some(&self.org.token),
+                Some(body),
+                &[],
+            )
+            .await
     }
 
     /// PATCH a JSON body.
     pub async fn patch(&self, path: &str, body: &Value) -> Answer {
-        self.app.send(Method::PATCH, &self.url(path), Some(&self.org.token), Some(body), &[]).await
+        self.app
+            .send(
+                Method::PATCH,
+                &self.url(path),
+                Some(&self.org.token),
+                Some(body),
+                &[],
+            )
+            .await
     }
 
     /// DELETE.
     pub async fn delete(&self, path: &str) -> Answer {
-        self.app.send(Method::DELETE, &self.url(path), Some(&self.org.token), None, &[]).await
+        self.app
+            .send(Method::DELETE, &self.url(path), Some(&self.org.token), None, &[])
+            .await
     }
 
     /// Creates a user and returns its id.
@@ -211,5 +314,289 @@ pub fn patch_op(operations: Value) -> Value {
 
 /// URL-encodes a filter for a query string.
 pub fn enc(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).expect("encode").trim_start_matches('=').to_owned()
+    serde_urlencoded::to_string([("", s)])
+        .expect("encode")
+        .trim_start_matches('=')
+        .to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the protocol suites (okta, entra, resources, bad_input).
+
+/// The SCIM Error schema URN.
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+impl TestApp {
+    /// An app on a fresh SQLite file of its own (never the shared database), and that file's URL.
+    pub async fn own_sqlite() -> (TestApp, String) {
+        let url = sqlite_url();
+        let app = TestApp::with(
+            &url,
+            ServeArgs {
+                public_url: Some(PUBLIC_URL.into()),
+                ..ServeArgs::default()
+            },
+        )
+        .await;
+        (app, url)
+    }
+
+    /// A second, independent connection to this app's database (for raw SQL the store does not expose).
+    pub async fn sql_connection(&self) -> sea_orm::DatabaseConnection {
+        sea_orm::Database::connect(self.db.database_url.0.as_str())
+            .await
+            .expect("second connection")
+    }
+}
+
+impl<'a> Scim<'a> {
+    /// Any method with an optional JSON body and extra headers.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        self.app
+            .send(method, &self.url(path), Some(&self.org.token), body, headers)
+            .await
+    }
+
+    /// Any method with raw body bytes (sent as `application/scim+json`).
+    pub async fn send_bytes(&self, method: Method, path: &str, body: Vec<u8>) -> Answer {
+        let request = Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("authorization", format!("Bearer {}", self.org.token))
+            .header("content-type", "application/scim+json")
+            .body(Body::from(body))
+            .expect("request");
+        self.app.raw(request).await
+    }
+
+    /// A list's `totalResults` for `filter` on `resource` ("/Users" or "/Groups").
+    pub async fn count_where(&self, resource: &str, filter: &str) -> u64 {
+        let answer = self
+            .get(&format!("{resource}?filter={}&count=0", enc(filter)))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["totalResults"]
+            .as_u64()
+            .expect("integer totalResults")
+    }
+
+    /// The member ids of a group, sorted.
+    pub async fn member_ids(&self, group_id: &str) -> Vec<String> {
+        let answer = self.get(&format!("/Groups/{group_id}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let mut ids: Vec<String> = answer.body["members"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|v| v["value"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+}
+
+/// Asserts a SCIM error answer: this status, `status` as a string in an Error body, this
+/// `scimType` (or none), and the SCIM content type.
+pub fn assert_scim_error(answer: &Answer, status: u16, scim_type: Option<&str>) {
+    assert_eq!(answer.status.as_u16(), status, "status of {}", answer.text);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/scim+json"),
+        "content type of {}",
+        answer.text
+    );
+    assert_eq!(
+        answer.body["schemas"],
+        serde_json::json!([ERROR_SCHEMA]),
+        "{}",
+        answer.text
+    );
+    assert_eq!(
+        answer.body["status"],
+        Value::String(status.to_string()),
+        "{}",
+        answer.text
+    );
+    match scim_type {
+        Some(t) => assert_eq!(answer.body["scimType"], t, "{}", answer.text),
+        None => assert!(
+            answer.body.get("scimType").is_none(),
+            "unexpected scimType in {}",
+            answer.text
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the system suites (uniqueness, concurrency, auth, replicas, ops).
+
+impl TestApp {
+    /// Another app on this app's database with other serve settings (its own token cache).
+    pub async fn sibling(&self, serve: ServeArgs) -> TestApp {
+        TestApp::with(
+            &self.db.database_url.0,
+            ServeArgs {
+                public_url: Some(PUBLIC_URL.into()),
+                ..serve
+            },
+        )
+        .await
+    }
+
+    /// Creates an organization with SSO active or not, and a fresh token.
+    pub async fn org_with_sso(&self, prefix: &str, sso_active: bool) -> TestOrg {
+        let name = unique(prefix);
+        let org = self
+            .store
+            .create_org(&name, sso_active)
+            .await
+            .expect("create org");
+        let token = self.issue(org.id, IssueMode::Generate).await.expect("a token");
+        TestOrg {
+            id: org.id,
+            name,
+            token,
+        }
+    }
+
+    /// Issues (generates or rotates) a token for `org_id` on this app's store, as the CLI does.
+    pub async fn issue(&self, org_id: i64, mode: IssueMode) -> Option<String> {
+        app::issue_token(&self.store, &app::hasher(&self.db), org_id, mode)
+            .await
+            .expect("issue token")
+    }
+
+    /// The text of GET /metrics (the recorder is process-global: shared by every test of a binary).
+    pub async fn metrics_text(&self) -> String {
+        let answer = self.send(Method::GET, "/metrics", None, None, &[]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.text
+    }
+}
+
+/// One sample of a Prometheus text exposition: metric name, labels, value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Parses the sample lines of a Prometheus text exposition (label values may hold `{`, `}`, `,`).
+pub fn metric_samples(text: &str) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let name = line[..name_end].to_owned();
+        let mut labels = std::collections::BTreeMap::new();
+        let mut rest = &line[name_end..];
+        if let Some(body) = rest.strip_prefix('{') {
+            let mut chars = body.char_indices().peekable();
+            let mut end = body.len();
+            loop {
+                while chars.peek().is_some_and(|(_, c)| *c == ',' || *c == ' ') {
+                    chars.next();
+                }
+                match chars.peek() {
+                    Some((i, '}')) => {
+                        end = *i + 1;
+                        break;
+                    }
+                    None => break,
+                    _ => {}
+                }
+                let mut key = String::new();
+                for (_, c) in chars.by_ref() {
+                    if c == '=' {
+                        break;
+                    }
+                    key.push(c);
+                }
+                chars.next(); // opening quote
+                let mut value = String::new();
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some((_, 'n')) => value.push('\n'),
+                            Some((_, other)) => value.push(other),
+                            None => {}
+                        },
+                        '"' => break,
+                        c => value.push(c),
+                    }
+                }
+                labels.insert(key, value);
+            }
+            rest = &body[end.min(body.len())..];
+        }
+        let value = rest
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN);
+        out.push(Sample { name, labels, value });
+    }
+    out
+}
+
+/// The sum of the samples named `name` whose labels include every pair of `labels` (0 if none).
+pub fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metric_samples(text)
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).is_some_and(|x| x == v))
+        })
+        .map(|s| s.value)
+        .sum()
+}
+
+/// One database for every test of this test binary that asks for it: the shared PostgreSQL if
+/// configured, else one SQLite file per test process. Organizations created on it have ids unique
+/// within the binary, so tests can tell their own series apart in the process-global metrics.
+pub fn binary_database_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(database_url).clone()
+}
+
+impl TestApp {
+    /// An app with default settings on [`binary_database_url`].
+    pub async fn shared() -> TestApp {
+        let app = TestApp::with(
+            &binary_database_url(),
+            ServeArgs {
+                public_url: Some(PUBLIC_URL.into()),
+                ..ServeArgs::default()
+            },
+        )
+        .await;
+        if !on_postgres() {
+            // Lift this file's ids above those of the per-test SQLite files of the same binary
+            // (which start at 1), so a metrics label `org="N"` is this database's organization N.
+            use sea_orm::ConnectionTrait;
+            app.sql_connection()
+                .await
+                .execute_unprepared(
+                    "INSERT OR IGNORE INTO organizations (id, name, sso_active, created_at) \
+                     VALUES (1000000, 'id-floor-placeholder', 0, 0)",
+                )
+                .await
+                .expect("id floor");
+        }
+        app
+    }
 }

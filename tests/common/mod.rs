@@ -69,7 +69,9 @@ pub fn database_url() -> String {
 
 /// A fresh SQLite file of its own (for tests that must not share the database).
 pub fn sqlite_url() -> String {
-    let path = std::env::temp_dir().join(format!("scimgate-test-{}.db", uuid::Uuid::now_v7().simple()));
+    // Under target/tmp, so `cargo clean` removes them and /tmp does not fill up.
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("scimgate-test-{}.db", uuid::Uuid::now_v7().simple()));
     format!("sqlite://{}?mode=rwc", path.display())
 }
 

@@ -26,6 +26,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::bearer::{BearerError, bearer};
 use crate::config::AdminJwtArgs;
 
 /// Shortest HS256 secret accepted (RFC 7518 §3.2: at least the size of the hash).
@@ -809,15 +810,10 @@ impl IntoResponse for AdminUnauthorized {
 
 /// Authenticates the `Authorization` header of an admin request against `keys`.
 pub fn authenticate(headers: &HeaderMap, keys: Option<&AdminKeys>) -> Result<Principal, AuthError> {
-    let value = headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty())
-        .ok_or(AuthError::Malformed)?;
+    let token = bearer(headers).map_err(|e| match e {
+        BearerError::Missing => AuthError::Missing,
+        BearerError::Malformed => AuthError::Malformed,
+    })?;
     keys.ok_or(AuthError::NotConfigured)?.verify(token)
 }
 

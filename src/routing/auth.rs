@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, OriginalUri, Request, State};
-use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::bearer::{BearerError, bearer};
 use super::error::ApiError;
 use super::observe::CorrelationId;
 use crate::catalog::Tenant;
@@ -59,18 +59,10 @@ fn scim_audit_context(request: &Request, masked_token: &str) -> AuditContext {
 
 /// Middleware in front of every SCIM route.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(header_value) = request.headers().get(header::AUTHORIZATION) else {
-        return refuse("missing");
-    };
-    let token = header_value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty() && t.len() <= 512);
-    let Some(token) = token else {
-        return refuse("malformed");
+    let token = match bearer(request.headers()) {
+        Ok(token) => token,
+        Err(BearerError::Missing) => return refuse("missing"),
+        Err(BearerError::Malformed) => return refuse("malformed"),
     };
     let hash = state.hasher.hash(token);
     let owner = match state.tokens.resolve(&state.store, &hash).await {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod admin_auth;
 pub mod auth;
+pub mod bearer;
 pub mod error;
 pub mod limits;
 pub mod observe;

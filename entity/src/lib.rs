@@ -11,3 +11,4 @@ pub mod scim_user;
 pub mod scim_user_email;
 pub mod team;
 pub mod team_member;
+pub mod uniqueness_conflict;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_core;
 mod m20261129_000002_teams;
+mod m20261129_000003_conflicts;
 
 /// Applies scimgate's migrations in order.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_core::Migration),
             Box::new(m20261129_000002_teams::Migration),
+            Box::new(m20261129_000003_conflicts::Migration),
         ]
     }
 }

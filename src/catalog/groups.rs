@@ -201,19 +201,30 @@ impl Catalog {
     ) -> CatalogError {
         match e {
             WriteError::Store(StoreError::Violation(Violation::GroupDisplayName)) => {
-                let holder = match self.store.display_name_holder(display_name).await {
-                    Ok(Some(h)) if h.org_id == self.tenant.org_id => {
-                        NameHolder::SameOrg { group_id: h.group_id }
+                let found = match self.store.display_name_holder(display_name).await {
+                    Ok(found) => found,
+                    Err(e) => return e.into(),
+                };
+                if let Some(h) = &found {
+                    // Kept until the name frees up; a failure to record must not hide the 409.
+                    if let Err(e) = self
+                        .store
+                        .record_conflict(self.tenant.org_id, h.org_id, display_name)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not record an open uniqueness conflict");
                     }
-                    Ok(Some(_)) if self.conflict_detail == super::ConflictDetail::Anonymous => {
+                }
+                let holder = match found {
+                    Some(h) if h.org_id == self.tenant.org_id => NameHolder::SameOrg { group_id: h.group_id },
+                    Some(_) if self.conflict_detail == super::ConflictDetail::Anonymous => {
                         NameHolder::OtherOrgHidden
                     }
-                    Ok(Some(h)) => NameHolder::OtherOrg {
+                    Some(h) => NameHolder::OtherOrg {
                         org_id: h.org_id,
                         org_name: h.org_name,
                     },
-                    Ok(None) => NameHolder::Unknown,
-                    Err(e) => return e.into(),
+                    None => NameHolder::Unknown,
                 };
                 metrics::counter!(
                     "scimgate_uniqueness_conflicts_total",

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::ListQuery;
 use super::audit::{self, AuditContext};
+use super::conflicts;
 use super::filter_sql::{Target, Unsupported};
 use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros};
 use crate::scim::ast::AttrPath;
@@ -310,6 +311,10 @@ impl Store {
             .and_where(idp_group::Column::Id.eq(id))
             .and_where(idp_group::Column::OrgId.eq(org_id));
         if renamed {
+            // The old name is free now: whoever was refused it may retry.
+            conflicts::clear(&txn, &fold_key(&current.display_name)).await?;
+        }
+        if renamed {
             update
                 .value(idp_group::Column::DisplayName, name.clone())
                 .value(idp_group::Column::DisplayKey, fold_key(&name))
@@ -402,6 +407,7 @@ impl Store {
             )
             .await?;
         }
+        conflicts::clear(&txn, &row.display_key).await?;
         // The row's DELEGATED team memberships and its SCIM memberships go with it (cascades).
         idp_group::Entity::delete_many()
             .filter(idp_group::Column::Id.eq(id))

@@ -52,6 +52,29 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
     Ok(json_response(StatusCode::OK, json!({"organizations": orgs})))
 }
 
+/// GET: every open uniqueness conflict on the instance.
+pub async fn conflicts(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+    require_instance_admin(&caller)?;
+    let conflicts: Vec<Value> = state
+        .store
+        .open_conflicts(None)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "displayName": c.display_name,
+                "organization": {"id": c.org_id, "name": c.org_name},
+                "heldBy": {"id": c.holder_org_id, "name": c.holder_org_name},
+                "firstSeen": crate::scim::resource::format_time(c.first_seen),
+                "lastSeen": crate::scim::resource::format_time(c.last_seen),
+                "count": c.count,
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, json!({"conflicts": conflicts})))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct NewOrg {

@@ -242,6 +242,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/orgs/{org_id}/audit-events", get(audit::list))
         .route("/api/instance/orgs", get(instance::list).post(instance::create))
+        .route("/api/instance/conflicts", get(instance::conflicts))
         .route(
             "/api/instance/orgs/{org_id}",
             axum::routing::patch(instance::update),

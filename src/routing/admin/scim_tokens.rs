@@ -25,6 +25,30 @@ pub async fn config(
     let org = catalog.tenant().org_id;
     let token = state.store.active_token(org).await.map_err(store_error)?;
     let group_count = state.store.count_catalog(org).await.map_err(store_error)?;
+    let anonymous = state.config.conflict_detail == crate::catalog::ConflictDetail::Anonymous;
+    let conflicts: Vec<serde_json::Value> = state
+        .store
+        .open_conflicts(Some(org))
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|c| {
+            let held_by = if c.holder_org_id == org {
+                json!("this organization")
+            } else if anonymous {
+                json!("another organization")
+            } else {
+                json!({"id": c.holder_org_id, "name": c.holder_org_name})
+            };
+            json!({
+                "displayName": c.display_name,
+                "heldBy": held_by,
+                "firstSeen": time(Some(c.first_seen)),
+                "lastSeen": time(Some(c.last_seen)),
+                "count": c.count,
+            })
+        })
+        .collect();
     Ok(json_response(
         StatusCode::OK,
         json!({
@@ -36,7 +60,7 @@ pub async fn config(
             "groupCount": group_count,
             "ssoActive": sso_active,
             "claimMatch": "displayName",
-            "openConflicts": [],
+            "openConflicts": conflicts,
         }),
     ))
 }

@@ -1703,3 +1703,48 @@ async fn a_patch_that_fails_late_applies_none_of_its_operations() {
         .await;
     assert_eq!(ok(&plus)["totalResults"], 1);
 }
+
+#[tokio::test]
+async fn absent_sort_values_come_last_on_every_backend() {
+    let app = TestApp::new().await;
+    let org = app.org("nulls-last").await;
+    let scim = Scim::new(&app, &org);
+    let without = scim.create_group(&unique("No External Id")).await;
+    for external in ["b-ext", "a-ext"] {
+        let created = scim
+            .post(
+                "/Groups",
+                &json!({"displayName": unique("With External Id"), "externalId": external}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+    }
+    for order in ["ascending", "descending"] {
+        let page = scim
+            .get(&format!(
+                "/Groups?sortBy=externalId&sortOrder={order}&excludedAttributes=members"
+            ))
+            .await;
+        let ids: Vec<Value> = page.body["Resources"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|r| r["externalId"].clone())
+            .collect();
+        let expected = if order == "ascending" {
+            ["a-ext", "b-ext"]
+        } else {
+            ["b-ext", "a-ext"]
+        };
+        assert_eq!(
+            ids[..2],
+            [json!(expected[0]), json!(expected[1])],
+            "{order}: {ids:?}"
+        );
+        assert_eq!(
+            page.body["Resources"][2]["id"],
+            without.as_str(),
+            "{order}: the group without externalId comes last"
+        );
+    }
+}

@@ -204,7 +204,9 @@ impl Store {
         }
         let order = if query.descending { Order::Desc } else { Order::Asc };
         if let Some(col) = sort {
-            select = select.order_by(col, order.clone());
+            // Absent values (no externalId, no displayName) last on both backends: SQLite and
+            // PostgreSQL disagree by default.
+            select = select.order_by_with_nulls(col, order.clone(), sea_orm::sea_query::NullOrdering::Last);
         }
         let rows = select
             .order_by(tiebreak, order)

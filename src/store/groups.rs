@@ -121,32 +121,9 @@ impl Store {
             .await?;
             row.into()
         } else {
-            let row = idp_group::ActiveModel {
-                id: Set(uuid::Uuid::now_v7().to_string()),
-                org_id: Set(org_id),
-                display_name: Set(display_name.to_owned()),
-                display_key: Set(key),
-                display_key_version: Set(KEY_VERSION),
-                external_id: Set(external_id.map(str::to_owned)),
-                source: Set(SOURCE_SCIM.to_owned()),
-                created_at: Set(now),
-                updated_at: Set(now),
-                version: Set(1),
-            }
-            .insert(&txn)
-            .await?;
-            audit::record(
-                &txn,
-                audit,
-                Some(org_id),
-                "idp_group_created",
-                &row.id,
-                Some(json!({
-                    "displayName": display_name, "source": SOURCE_SCIM
-                })),
-            )
-            .await?;
-            row.into()
+            insert_row(&txn, org_id, display_name, external_id, SOURCE_SCIM, audit)
+                .await?
+                .into()
         };
         add_members(&txn, org_id, &row.id, &members).await?;
         txn.commit().await?;
@@ -161,32 +138,7 @@ impl Store {
         audit: &AuditContext,
     ) -> Result<GroupRow, WriteError> {
         let txn = self.begin_write().await?;
-        let now = now_micros();
-        let row = idp_group::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
-            org_id: Set(org_id),
-            display_name: Set(display_name.to_owned()),
-            display_key: Set(fold_key(display_name)),
-            display_key_version: Set(KEY_VERSION),
-            external_id: Set(None),
-            source: Set(SOURCE_MANUAL.to_owned()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            version: Set(1),
-        }
-        .insert(&txn)
-        .await?;
-        audit::record(
-            &txn,
-            audit,
-            Some(org_id),
-            "idp_group_created",
-            &row.id,
-            Some(json!({
-                "displayName": display_name, "source": SOURCE_MANUAL
-            })),
-        )
-        .await?;
+        let row = insert_row(&txn, org_id, display_name, None, SOURCE_MANUAL, audit).await?;
         txn.commit().await?;
         Ok(row.into())
     }
@@ -474,6 +426,42 @@ impl Store {
             org_name,
         }))
     }
+}
+
+/// Inserts a catalog row and its `idp_group_created` event.
+async fn insert_row(
+    txn: &DatabaseTransaction,
+    org_id: i64,
+    display_name: &str,
+    external_id: Option<&str>,
+    source: &str,
+    audit_ctx: &AuditContext,
+) -> Result<idp_group::Model, StoreError> {
+    let now = now_micros();
+    let row = idp_group::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        org_id: Set(org_id),
+        display_name: Set(display_name.to_owned()),
+        display_key: Set(fold_key(display_name)),
+        display_key_version: Set(KEY_VERSION),
+        external_id: Set(external_id.map(str::to_owned)),
+        source: Set(source.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    }
+    .insert(txn)
+    .await?;
+    audit::record(
+        txn,
+        audit_ctx,
+        Some(org_id),
+        "idp_group_created",
+        &row.id,
+        Some(json!({"displayName": display_name, "source": source})),
+    )
+    .await?;
+    Ok(row)
 }
 
 fn sort_key(path: &AttrPath) -> Result<idp_group::Column, ListError> {

@@ -1748,3 +1748,55 @@ async fn absent_sort_values_come_last_on_every_backend() {
         );
     }
 }
+
+#[tokio::test]
+async fn root_search_pages_users_then_groups_as_one_list() {
+    let app = TestApp::new().await;
+    let org = app.org("root-search").await;
+    let scim = Scim::new(&app, &org);
+    let users = [
+        scim.create_user(&unique("searcher")).await,
+        scim.create_user(&unique("searcher")).await,
+    ];
+    let groups = [
+        scim.create_group(&unique("Searched")).await,
+        scim.create_group(&unique("Searched")).await,
+    ];
+
+    let page = |start: u64, count: u64| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "startIndex": start, "count": count, "excludedAttributes": ["members"]})
+    };
+    let first = scim.post("/.search", &page(1, 3)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["totalResults"], 4);
+    let ids: Vec<&str> = first.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids, [users[0].as_str(), users[1].as_str(), groups[0].as_str()]);
+    let second = scim.post("/.search", &page(4, 3)).await;
+    let ids: Vec<&str> = second.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids, [groups[1].as_str()]);
+
+    // A filter only Users understand matches no Groups; one neither understands is a 400.
+    let by_user = scim
+        .post("/.search", &json!({"filter": "userName sw \"searcher\""}))
+        .await;
+    assert_eq!(by_user.body["totalResults"], 2, "{}", by_user.text);
+    let neither = scim
+        .post("/.search", &json!({"filter": "nickName eq \"x\""}))
+        .await;
+    assert_scim_error(&neither, 400, Some("invalidFilter"));
+
+    // The per-type form stays per type.
+    let only_groups = scim.post("/Groups/.search", &json!({"startIndex": 1})).await;
+    assert_eq!(only_groups.body["totalResults"], 2, "{}", only_groups.text);
+}

@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::scim::error::{ScimError, ScimType};
+
 use super::{Catalog, CatalogError, NameHolder, Resource};
 use crate::scim::patch::{GroupChange, group_changes, parse_patch_request};
 use crate::scim::projection::Projection;
@@ -42,16 +44,50 @@ impl Catalog {
 
     /// GET /Groups with filter, paging and projection; members are read only when returned.
     pub async fn list_groups(&self, request: &ListRequest) -> Result<Value, CatalogError> {
-        let query = list_query(request);
-        let page = self.store.list_groups(self.tenant.org_id, &query).await?;
+        let (total, resources) = self.page_groups(request).await?;
+        Ok(resource::list_response(total, request.start_index, resources))
+    }
+
+    /// One page of rendered groups and the number matching.
+    pub(super) async fn page_groups(&self, request: &ListRequest) -> Result<(u64, Vec<Value>), CatalogError> {
+        let page = self
+            .store
+            .list_groups(self.tenant.org_id, &list_query(request))
+            .await?;
         let resources = self
             .render_groups(page.rows, &request.projection)
             .await?
             .into_iter()
             .map(|r| Value::Object(r.body))
             .collect();
+        Ok((page.total, resources))
+    }
+
+    /// POST /.search: Users, then Groups, paged as one list. A filter one type cannot answer
+    /// (say `userName` for Groups) matches none of that type; one that neither can is a 400.
+    pub async fn search_all(&self, request: &ListRequest) -> Result<Value, CatalogError> {
+        let no_match = |r: Result<(u64, Vec<Value>), CatalogError>| match r {
+            Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => Ok(None),
+            other => other.map(Some),
+        };
+        let users = no_match(self.page_users(request).await)?;
+        let users_total = users.as_ref().map_or(0, |u| u.0);
+        // The groups' window starts where the users ran out.
+        let taken = users.as_ref().map_or(0, |u| u.1.len() as u64);
+        let groups_request = ListRequest {
+            start_index: request.start_index.saturating_sub(users_total).max(1),
+            count: request.count - taken,
+            ..request.clone()
+        };
+        let groups = no_match(self.page_groups(&groups_request).await)?;
+        if users.is_none() && groups.is_none() {
+            return Err(ScimError::invalid_filter("the filter applies to neither Users nor Groups").into());
+        }
+        let (groups_total, group_resources) = groups.unwrap_or_default();
+        let mut resources = users.map(|u| u.1).unwrap_or_default();
+        resources.extend(group_resources);
         Ok(resource::list_response(
-            page.total,
+            users_total + groups_total,
             request.start_index,
             resources,
         ))

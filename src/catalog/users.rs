@@ -43,6 +43,12 @@ impl Catalog {
 
     /// GET /Users with filter, paging and projection.
     pub async fn list_users(&self, request: &ListRequest) -> Result<Value, CatalogError> {
+        let (total, resources) = self.page_users(request).await?;
+        Ok(resource::list_response(total, request.start_index, resources))
+    }
+
+    /// One page of rendered users and the number matching.
+    pub(super) async fn page_users(&self, request: &ListRequest) -> Result<(u64, Vec<Value>), CatalogError> {
         let page = self
             .store
             .list_users(self.tenant.org_id, &list_query(request))
@@ -52,11 +58,7 @@ impl Catalog {
             .iter()
             .map(|row| Value::Object(self.user_resource(row, &request.projection).body))
             .collect();
-        Ok(resource::list_response(
-            page.total,
-            request.start_index,
-            resources,
-        ))
+        Ok((page.total, resources))
     }
 
     /// PUT /Users/{id}: replaces every writable attribute.

@@ -194,15 +194,12 @@ pub async fn post_collection(
     Path((_, segment)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response> {
+    let cat = catalog(&state, tenant, audit);
     if segment == ".search" {
-        return Err(ScimError::new(
-            501,
-            "searching several resource types at once is not supported; POST to /Users/.search or /Groups/.search",
-        )
-        .into());
+        let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
+        return Ok(json_response(StatusCode::OK, cat.search_all(&request).await?));
     }
     let endpoint = endpoint(&segment)?;
-    let cat = catalog(&state, tenant, audit);
     let resource = match endpoint {
         Endpoint::Groups => {
             cat.create_group(&json_body(body, GROUP_BODY_LIMIT).await?)

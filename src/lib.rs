@@ -5,6 +5,7 @@
 pub mod app;
 pub mod catalog;
 pub mod config;
+pub mod instance;
 pub mod routing;
 pub mod scim;
 pub mod store;

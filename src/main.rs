@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use scimgate::app;
 use scimgate::config::{Cli, Command, LogFormat, OrgCommand, TokenCommand};
+use scimgate::instance::Instance;
 use scimgate::store::tokens::IssueMode;
 
 fn init_logging(format: LogFormat) {
@@ -48,14 +49,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Some(Command::AdminJwt(_)) => {}
         Some(Command::Migrate) => eprintln!("migrations applied"),
         Some(Command::Org(OrgCommand::Create { name, sso })) => {
-            let name = name.trim();
-            if name.is_empty() {
-                return Err("an organization needs a name".into());
-            }
-            println!("{}", store.create_org(name, sso).await?.id);
+            let org = Instance::new(store)
+                .create_organization(&name, sso)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", org.id);
         }
         Some(Command::Org(OrgCommand::List)) => {
-            for org in store.list_orgs().await? {
+            for org in Instance::new(store)
+                .organizations()
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 println!("{}\t{}\tsso={}", org.id, org.name, org.sso_active);
             }
         }

@@ -20,7 +20,7 @@ pub enum NameHolder {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// The request is malformed or breaks a protocol rule (already a SCIM error).
-    #[error("{0}")]
+    #[error("{}", .0.detail)]
     Invalid(ScimError),
     /// No resource of this kind with this id in this organization.
     #[error("{kind} {id} not found")]

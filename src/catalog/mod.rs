@@ -9,7 +9,7 @@ mod users;
 use serde_json::{Map, Value};
 
 pub use error::{CatalogError, NameHolder};
-pub use owner::CatalogEntry;
+pub use owner::{CatalogEntry, ScimState};
 
 use crate::store::Store;
 use crate::store::audit::AuditContext;

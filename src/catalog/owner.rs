@@ -4,8 +4,20 @@
 use super::{Catalog, CatalogError};
 use crate::scim::error::ScimError;
 use crate::scim::resource::{MAX_NAME_CHARS, check_display_name};
+use crate::store::audit::{AuditEvent, AuditQuery};
+use crate::store::conflicts::OpenConflict;
 use crate::store::groups::{GroupRow, Remover};
 use crate::store::teams::{LinkChange, TeamFields, TeamMemberRow, TeamRow};
+use crate::store::tokens::TokenInfo;
+
+/// What the owner's SCIM settings page shows (never the token itself).
+#[derive(Debug, Clone)]
+pub struct ScimState {
+    pub token: Option<TokenInfo>,
+    pub group_count: u64,
+    /// Names this organization's IdP was refused, still held elsewhere.
+    pub conflicts: Vec<OpenConflict>,
+}
 
 /// A catalog row as the owner sees it, with the team linked to it.
 #[derive(Debug, Clone)]
@@ -38,6 +50,21 @@ fn check_team_fields(name: &str, description: Option<String>) -> Result<TeamFiel
 }
 
 impl Catalog {
+    /// The SCIM endpoint's state: active token, catalog size, open conflicts.
+    pub async fn scim_state(&self) -> Result<ScimState, CatalogError> {
+        let org = self.tenant.org_id;
+        Ok(ScimState {
+            token: self.store.active_token(org).await?,
+            group_count: self.store.count_catalog(org).await?,
+            conflicts: self.store.open_conflicts(Some(org)).await?,
+        })
+    }
+
+    /// The organization's audit trail, newest first.
+    pub async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, CatalogError> {
+        Ok(self.store.audit_events(self.tenant.org_id, query).await?)
+    }
+
     /// Every catalog row, sorted by name, with its linked team.
     pub async fn catalog(&self) -> Result<Vec<CatalogEntry>, CatalogError> {
         let rows = self.store.list_catalog(self.tenant.org_id).await?;

@@ -22,6 +22,11 @@ impl TokenUsage {
         self.pending.insert(token_id, now_micros());
     }
 
+    /// The use of `token_id` recorded here and not yet written, if any.
+    pub fn pending(&self, token_id: i64) -> Option<i64> {
+        self.pending.get(&token_id).map(|v| *v)
+    }
+
     /// Writes and forgets what was recorded.
     pub async fn flush(&self, store: &Store) {
         let batch: Vec<(i64, i64)> = self.pending.iter().map(|e| (*e.key(), *e.value())).collect();

@@ -22,6 +22,16 @@ pub struct TokenOwner {
     pub masked: String,
 }
 
+/// What may be shown of an active token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub masked: String,
+    pub created_at: i64,
+    /// As last flushed (coalesced, at most a minute behind).
+    pub last_used_at: Option<i64>,
+}
+
 /// Whether an issue had to replace an active token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssueMode {
@@ -129,10 +139,11 @@ impl Store {
         Ok(true)
     }
 
-    /// The active token of `org_id`: (masked, created, last used).
-    pub async fn active_token(&self, org_id: i64) -> Result<Option<(String, i64, Option<i64>)>, StoreError> {
-        Ok(scim_token::Entity::find()
+    /// The active token of `org_id`, without its hash.
+    pub async fn active_token(&self, org_id: i64) -> Result<Option<TokenInfo>, StoreError> {
+        let row: Option<(i64, String, i64, Option<i64>)> = scim_token::Entity::find()
             .select_only()
+            .column(scim_token::Column::Id)
             .column(scim_token::Column::Masked)
             .column(scim_token::Column::CreatedAt)
             .column(scim_token::Column::LastUsedAt)
@@ -140,7 +151,13 @@ impl Store {
             .filter(scim_token::Column::RevokedAt.is_null())
             .into_tuple()
             .one(self.conn())
-            .await?)
+            .await?;
+        Ok(row.map(|(id, masked, created_at, last_used_at)| TokenInfo {
+            id,
+            masked,
+            created_at,
+            last_used_at,
+        }))
     }
 
     /// Records when tokens were last used; called with coalesced batches, not per request.

@@ -8,7 +8,6 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{AdminError, Caller, Result, Right, json_response, org_catalog, time};
-use crate::catalog::CatalogError;
 use crate::routing::AppState;
 use crate::store::audit::AuditQuery;
 
@@ -40,11 +39,7 @@ pub async fn list(
         before: number("before")?,
         limit: number("limit")?.map_or(PAGE, |l| l.clamp(1, MAX_PAGE as i64) as u64),
     };
-    let events = state
-        .store
-        .audit_events(catalog.tenant().org_id, &query)
-        .await
-        .map_err(|e| AdminError::from(CatalogError::from(e)))?;
+    let events = catalog.audit_events(&query).await?;
     let next = (events.len() as u64 == query.limit)
         .then(|| events.last().map(|e| e.id))
         .flatten();

@@ -23,15 +23,11 @@ pub async fn config(
 ) -> Result<Response> {
     let (catalog, sso_active) = org_catalog(&state, &caller, &org_id, Right::Read).await?;
     let org = catalog.tenant().org_id;
-    let token = state.store.active_token(org).await.map_err(store_error)?;
-    let group_count = state.store.count_catalog(org).await.map_err(store_error)?;
+    let scim = catalog.scim_state().await?;
     let anonymous = state.config.conflict_detail == crate::catalog::ConflictDetail::Anonymous;
-    let conflicts: Vec<serde_json::Value> = state
-        .store
-        .open_conflicts(Some(org))
-        .await
-        .map_err(store_error)?
-        .into_iter()
+    let conflicts: Vec<serde_json::Value> = scim
+        .conflicts
+        .iter()
         .map(|c| {
             let held_by = if c.holder_org_id == org {
                 json!("this organization")
@@ -49,15 +45,18 @@ pub async fn config(
             })
         })
         .collect();
+    let token = scim.token.as_ref();
+    // This replica's uses not yet flushed are newer than what the database has.
+    let last_used = token.and_then(|t| t.last_used_at.max(state.token_usage.pending(t.id)));
     Ok(json_response(
         StatusCode::OK,
         json!({
             "endpointUrl": catalog.base_url(),
             "hasActiveToken": token.is_some(),
-            "maskedToken": token.as_ref().map(|t| t.0.clone()),
-            "tokenCreatedAt": time(token.as_ref().map(|t| t.1)),
-            "tokenLastUsed": time(token.as_ref().and_then(|t| t.2)),
-            "groupCount": group_count,
+            "maskedToken": token.map(|t| t.masked.clone()),
+            "tokenCreatedAt": time(token.map(|t| t.created_at)),
+            "tokenLastUsed": time(last_used),
+            "groupCount": scim.group_count,
             "ssoActive": sso_active,
             "claimMatch": "displayName",
             "openConflicts": conflicts,

@@ -1,0 +1,65 @@
+//! The instance service: cross-organization work for instance admins (organizations, SSO
+//! switches, open uniqueness conflicts). Like the catalog, it is the layer between routing and
+//! the store, and speaks the catalog's error type.
+
+use crate::catalog::CatalogError;
+use crate::store::conflicts::OpenConflict;
+use crate::store::orgs::Org;
+use crate::store::{Store, StoreError, Violation};
+
+/// Longest organization name.
+pub const MAX_ORG_NAME_CHARS: usize = 256;
+
+/// Instance-wide operations over the shared store.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    store: Store,
+}
+
+impl Instance {
+    /// The instance behind `store`.
+    pub fn new(store: Store) -> Self {
+        Instance { store }
+    }
+
+    /// Every organization, by id.
+    pub async fn organizations(&self) -> Result<Vec<Org>, CatalogError> {
+        Ok(self.store.list_orgs().await?)
+    }
+
+    /// Creates an organization; its name is unique on the instance.
+    pub async fn create_organization(&self, name: &str, sso_active: bool) -> Result<Org, CatalogError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_ORG_NAME_CHARS {
+            return Err(crate::scim::error::ScimError::invalid_value(format!(
+                "an organization needs a name of 1 to {MAX_ORG_NAME_CHARS} characters"
+            ))
+            .into());
+        }
+        self.store
+            .create_org(name, sso_active)
+            .await
+            .map_err(|e| match e {
+                StoreError::Violation(Violation::OrganizationName) => {
+                    CatalogError::Conflict(format!("an organization named \"{name}\" already exists"))
+                }
+                other => other.into(),
+            })
+    }
+
+    /// Turns SSO (and with it SCIM provisioning and delegation) on or off for one organization.
+    pub async fn set_sso_active(&self, org_id: i64, active: bool) -> Result<Org, CatalogError> {
+        self.store
+            .set_sso_active(org_id, active)
+            .await?
+            .ok_or_else(|| CatalogError::NotFound {
+                kind: "Organization",
+                id: org_id.to_string(),
+            })
+    }
+
+    /// Every open uniqueness conflict, newest first.
+    pub async fn open_conflicts(&self) -> Result<Vec<OpenConflict>, CatalogError> {
+        Ok(self.store.open_conflicts(None).await?)
+    }
+}

@@ -98,6 +98,13 @@ impl CatalogError {
             WriteError::UnknownUsers(ids) => CatalogError::UnknownMembers(ids),
             WriteError::Rejected(e) => CatalogError::Invalid(e),
             WriteError::Conflict(message) => CatalogError::Conflict(message),
+            // A concurrent delete removed what this write refers to (a catalog row being linked,
+            // a user being added): the client's request lost a race, not a bug of ours.
+            WriteError::Store(StoreError::Violation(Violation::ForeignKey)) => {
+                CatalogError::Conflict(format!(
+                    "{kind} {id}: something it refers to was removed while the change was being made; retry"
+                ))
+            }
             WriteError::Store(StoreError::Violation(Violation::TeamLink)) => {
                 CatalogError::Conflict("that catalog row is already linked to another team".into())
             }

@@ -324,6 +324,9 @@ impl Store {
             .column(team::Column::Id)
             .filter(team::Column::OrgId.eq(org_id))
             .filter(team::Column::IdpGroupId.eq(id))
+            // Locked, so a re-link committed meanwhile is seen (the team is then not this row's)
+            // instead of being overwritten by the orphaning below.
+            .lock_exclusive()
             .into_tuple()
             .one(&txn)
             .await?;

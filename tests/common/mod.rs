@@ -602,3 +602,236 @@ impl TestApp {
         app
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the admin API suites (admin_catalog, admin_teams, admin_tokens, admin_auth,
+// purge_fault).
+
+/// A JWT with `organization:read` and `organization:write` on `org_id` (a fresh subject).
+pub fn owner_jwt(org_id: i64) -> String {
+    admin_jwt(&unique("owner"), &[(org_id, &["read", "write"])], false)
+}
+
+/// A JWT with only `organization:read` on `org_id`.
+pub fn reader_jwt(org_id: i64) -> String {
+    admin_jwt(&unique("reader"), &[(org_id, &["read"])], false)
+}
+
+/// A JWT of an instance admin (no organization claims).
+pub fn instance_admin_jwt() -> String {
+    admin_jwt(&unique("operator"), &[], true)
+}
+
+impl TestApp {
+    /// An admin API request: optional bearer JWT, optional JSON body (`application/json`), extra headers.
+    pub async fn admin_send(
+        &self,
+        method: Method,
+        path: &str,
+        jwt: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(t) = jwt {
+            builder = builder.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        self.raw(builder.body(body).expect("request")).await
+    }
+
+    /// The catalog service of an organization, built as the admin API builds it (actor System, a
+    /// fresh correlation id): for what the admin API does not expose yet (DELEGATED members).
+    pub fn catalog(&self, org_id: i64, org_name: &str) -> scimgate::catalog::Catalog {
+        scimgate::catalog::Catalog::new(
+            self.store.clone(),
+            scimgate::catalog::Tenant {
+                org_id,
+                org_name: org_name.to_owned(),
+            },
+            format!("{PUBLIC_URL}/api/orgs/{org_id}/scim/v2"),
+            scimgate::catalog::ConflictDetail::Org,
+            scimgate::store::audit::AuditContext::new(scimgate::store::audit::AuditContext::SYSTEM),
+        )
+    }
+
+    /// Adds `email` to a delegated team as DELEGATED through the tenant's catalog service (what a
+    /// login will do); the account id.
+    pub async fn add_delegated(&self, org: &TestOrg, team_id: i64, email: &str) -> String {
+        self.catalog(org.id, &org.name)
+            .add_delegated_member(team_id, email)
+            .await
+            .expect("add a delegated member")
+    }
+
+    /// An organization created with SSO active or not and no SCIM token.
+    pub async fn org_without_token(&self, prefix: &str, sso_active: bool) -> TestOrg {
+        let name = unique(prefix);
+        let org = self
+            .store
+            .create_org(&name, sso_active)
+            .await
+            .expect("create org");
+        TestOrg {
+            id: org.id,
+            name,
+            token: String::new(),
+        }
+    }
+}
+
+/// An admin API client for one organization: paths are relative to `/api/orgs/{orgId}`.
+#[derive(Clone)]
+pub struct OrgAdmin<'a> {
+    pub app: &'a TestApp,
+    pub org_id: i64,
+    pub jwt: String,
+}
+
+impl<'a> OrgAdmin<'a> {
+    /// A client for `org_id` with this JWT.
+    pub fn new(app: &'a TestApp, org_id: i64, jwt: String) -> Self {
+        OrgAdmin { app, org_id, jwt }
+    }
+
+    /// A client with read and write on `org_id`.
+    pub fn owner(app: &'a TestApp, org_id: i64) -> Self {
+        OrgAdmin::new(app, org_id, owner_jwt(org_id))
+    }
+
+    /// The absolute path of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("/api/orgs/{}{}", self.org_id, path)
+    }
+
+    /// Any method, optional body, extra headers.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        self.app
+            .admin_send(method, &self.url(path), Some(&self.jwt), body, headers)
+            .await
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    /// POST a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    /// PUT a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> Answer {
+        self.send(Method::PUT, path, Some(body), &[]).await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+
+    /// The catalog's `groups` array.
+    pub async fn catalog(&self) -> Vec<Value> {
+        let answer = self.get("/idp-groups").await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["groups"].as_array().expect("groups").clone()
+    }
+
+    /// Adds a MANUAL catalog row; its id.
+    pub async fn add_manual_group(&self, display_name: &str) -> String {
+        let answer = self
+            .post("/idp-groups", &serde_json::json!({"displayName": display_name}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a team (optionally linked); its id.
+    pub async fn create_team(&self, name: &str, idp_group_id: Option<&str>) -> i64 {
+        let mut body = serde_json::json!({"name": name});
+        if let Some(g) = idp_group_id {
+            body["idpGroupId"] = Value::from(g);
+        }
+        let answer = self.post("/teams", &body).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.body["id"].as_i64().expect("team id")
+    }
+
+    /// GET one team.
+    pub async fn team(&self, team_id: i64) -> Value {
+        let answer = self.get(&format!("/teams/{team_id}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body
+    }
+
+    /// PUT a team with this name and link (`None` sends `idpGroupId: null`).
+    pub async fn link(&self, team_id: i64, name: &str, idp_group_id: Option<&str>) -> Answer {
+        self.put(
+            &format!("/teams/{team_id}"),
+            &serde_json::json!({"name": name, "idpGroupId": idp_group_id}),
+        )
+        .await
+    }
+
+    /// Adds a MANUAL member by e-mail; the account id.
+    pub async fn add_member(&self, team_id: i64, email: &str) -> String {
+        let answer = self
+            .post(
+                &format!("/teams/{team_id}/members"),
+                &serde_json::json!({"email": email}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.body["userId"].as_str().expect("userId").to_owned()
+    }
+
+    /// A team's members as (e-mail, provenance), sorted.
+    pub async fn members(&self, team_id: i64) -> Vec<(String, String)> {
+        let answer = self.get(&format!("/teams/{team_id}/members")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let mut members: Vec<(String, String)> = answer.body["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .map(|m| {
+                (
+                    m["email"].as_str().unwrap_or_default().to_owned(),
+                    m["provenance"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        members.sort();
+        members
+    }
+
+    /// Audit events, newest first, for a query string such as `correlationId=…` (may be empty).
+    pub async fn audit(&self, query: &str) -> Vec<Value> {
+        let answer = self.get(&format!("/audit-events?{query}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["events"].as_array().expect("events").clone()
+    }
+}
+
+impl<'a> Scim<'a> {
+    /// POSTs a group with this display name and returns the answer, whatever it is.
+    pub async fn create_group_answer(&self, display_name: &str) -> Answer {
+        self.post(
+            "/Groups",
+            &serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": display_name}),
+        )
+        .await
+    }
+}

@@ -98,8 +98,9 @@ pub async fn update(
         .parse()
         .map_err(|_| AdminError::not_found("no such organization"))?;
     let input: OrgUpdate = json_body(body).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        org_json(&instance.set_sso_active(id, input.sso_active).await?),
-    ))
+    let org = instance.set_sso_active(id, input.sso_active).await?;
+    // The token cache holds the SSO flag too: this replica applies the switch at once, the
+    // others within the cache's one-second bound.
+    state.tokens.clear();
+    Ok(json_response(StatusCode::OK, org_json(&org)))
 }

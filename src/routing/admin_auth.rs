@@ -19,7 +19,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Deserialize;
@@ -544,122 +544,40 @@ fn load_key_file(path: &Path) -> Result<Vec<LoadedKey>, String> {
     keys.map_err(|e| format!("SCIMGATE_ADMIN_JWT_KEYS ({}): {e}", path.display()))
 }
 
-/// The label and DER contents of the only PEM block of `text`.
-fn pem_block(text: &str) -> Result<(String, Vec<u8>), String> {
-    let mut label: Option<String> = None;
-    let mut body = String::new();
-    let mut done = false;
-    for line in text.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("-----BEGIN ") {
-            if label.is_some() || done {
-                return Err("holds more than one PEM block; give one public key, or use a JWKS".into());
-            }
-            label = Some(
-                rest.strip_suffix("-----")
-                    .ok_or("malformed PEM header")?
-                    .to_owned(),
-            );
-        } else if let Some(rest) = line.strip_prefix("-----END ") {
-            let open = label.as_deref().ok_or("PEM footer without header")?;
-            if rest.strip_suffix("-----") != Some(open) {
-                return Err("PEM footer does not match its header".into());
-            }
-            done = true;
-        } else if label.is_some() && !done {
-            body.push_str(line);
-        }
-    }
-    let (Some(label), true) = (label, done) else {
-        return Err("incomplete PEM block".into());
-    };
-    let der = STANDARD
-        .decode(body.as_bytes())
-        .map_err(|_| "the PEM block is not valid base64")?;
-    Ok((label, der))
-}
-
+/// A PEM public key (SPKI "PUBLIC KEY" or PKCS#1 "RSA PUBLIC KEY"). The RustCrypto parsers that
+/// jsonwebtoken already links tell the key type (which decides the algorithm) and RSA key size.
 fn key_from_pem(text: &str) -> Result<(Algorithm, DecodingKey), String> {
-    let (label, der) = pem_block(text)?;
-    match label.as_str() {
-        "PUBLIC KEY" => key_from_spki(&der),
-        "RSA PUBLIC KEY" => Ok((Algorithm::RS256, rsa_from_pkcs1(&der)?)),
-        l if l.contains("PRIVATE KEY") => {
-            Err("holds a private key; give only the public key (openssl pkey -in KEY -pubout)".into())
-        }
-        "CERTIFICATE" => {
-            Err("holds a certificate; give its public key (openssl x509 -in CERT -pubkey -noout)".into())
-        }
-        other => Err(format!("unsupported PEM block \"{other}\"; expected PUBLIC KEY")),
+    use p256::pkcs8::DecodePublicKey as _;
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    use rsa::traits::PublicKeyParts as _;
+    if text.contains("PRIVATE KEY-----") {
+        return Err("holds a private key; give only the public key (openssl pkey -in KEY -pubout)".into());
     }
-}
-
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_OID: u8 = 0x06;
-const TAG_SEQUENCE: u8 = 0x30;
-/// 1.2.840.113549.1.1.1
-const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-/// 1.2.840.10045.2.1
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-/// 1.2.840.10045.3.1.7 (P-256)
-const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-
-/// The contents of the DER element of type `tag` at the start of `input`, and what follows it.
-fn der(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), String> {
-    const BAD: &str = "the key is not valid DER";
-    let (&found, rest) = input.split_first().ok_or(BAD)?;
-    if found != tag {
-        return Err(BAD.into());
+    if text.contains("-----BEGIN CERTIFICATE") {
+        return Err("holds a certificate; give its public key (openssl x509 -in CERT -pubkey -noout)".into());
     }
-    let (&first, rest) = rest.split_first().ok_or(BAD)?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return Err(BAD.into());
+    if text.matches("-----BEGIN ").count() > 1 {
+        return Err("holds more than one PEM block; give one public key, or use a JWKS".into());
+    }
+    let rsa = rsa::PublicKey::from_public_key_pem(text).or_else(|_| rsa::PublicKey::from_pkcs1_pem(text));
+    if let Ok(key) = rsa {
+        let bits = key.size() * 8;
+        if bits < MIN_RSA_BITS {
+            return Err(format!(
+                "the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"
+            ));
         }
-        let (bytes, rest) = rest.split_at(n);
-        (
-            bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
-            rest,
-        )
-    };
-    if rest.len() < len {
-        return Err(BAD.into());
+        let key = DecodingKey::from_rsa_pem(text.as_bytes()).map_err(|e| format!("the RSA key: {e}"))?;
+        return Ok((Algorithm::RS256, key));
     }
-    Ok(rest.split_at(len))
-}
-
-/// A SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) holding an RSA or P-256 key.
-fn key_from_spki(spki: &[u8]) -> Result<(Algorithm, DecodingKey), String> {
-    let (spki, _) = der(spki, TAG_SEQUENCE)?;
-    let (algorithm_id, rest) = der(spki, TAG_SEQUENCE)?;
-    let (bits, _) = der(rest, TAG_BIT_STRING)?;
-    let (oid, params) = der(algorithm_id, TAG_OID)?;
-    let key = match bits.split_first() {
-        Some((0, key)) => key,
-        _ => return Err("the key is not valid DER".into()),
-    };
-    if oid == OID_RSA {
-        Ok((Algorithm::RS256, rsa_from_pkcs1(key)?))
-    } else if oid == OID_EC_PUBLIC_KEY {
-        let (curve, _) = der(params, TAG_OID)?;
-        if curve != OID_P256 {
-            return Err("only EC keys on P-256 (ES256) are supported".into());
-        }
-        Ok((Algorithm::ES256, ec_from_point(key)?))
-    } else {
-        Err("unsupported key type; expected an RSA (RS256) or EC P-256 (ES256) public key".into())
+    if p256::PublicKey::from_public_key_pem(text).is_ok() {
+        let key = DecodingKey::from_ec_pem(text.as_bytes()).map_err(|e| format!("the EC key: {e}"))?;
+        return Ok((Algorithm::ES256, key));
     }
-}
-
-/// An RSAPublicKey (RFC 8017 §A.1.1).
-fn rsa_from_pkcs1(der_key: &[u8]) -> Result<DecodingKey, String> {
-    let (seq, _) = der(der_key, TAG_SEQUENCE)?;
-    let (n, rest) = der(seq, TAG_INTEGER)?;
-    let (e, _) = der(rest, TAG_INTEGER)?;
-    rsa_from_components(n, e)
+    if DecodingKey::from_ec_pem(text.as_bytes()).is_ok() {
+        return Err("only EC keys on P-256 (ES256) are supported".into());
+    }
+    Err("not a valid RSA or EC P-256 public key".into())
 }
 
 fn rsa_from_components(n: &[u8], e: &[u8]) -> Result<DecodingKey, String> {
@@ -1034,9 +952,16 @@ MeCVYXpijupkaxAO3QIDAQAB
             .expect("configured")
     }
 
+    /// The DER inside a test PEM constant.
+    fn pem_der(text: &str) -> Vec<u8> {
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("base64")
+    }
+
     fn rsa_pair() -> RsaKeyPair {
-        let (_, der) = pem_block(TEST_RSA_PRIVATE_PKCS8).expect("pem");
-        RsaKeyPair::from_pkcs8(&der).expect("test rsa key")
+        RsaKeyPair::from_pkcs8(&pem_der(TEST_RSA_PRIVATE_PKCS8)).expect("test rsa key")
     }
 
     fn ec_pair() -> EcdsaKeyPair {
@@ -1049,7 +974,7 @@ MeCVYXpijupkaxAO3QIDAQAB
 
     fn ec_pem(pair: &EcdsaKeyPair) -> String {
         let der = [P256_SPKI_PREFIX, pair.public_key().as_ref()].concat();
-        let body = STANDARD.encode(der);
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
         let lines: Vec<&str> = body
             .as_bytes()
             .chunks(64)
@@ -1511,7 +1436,7 @@ MeCVYXpijupkaxAO3QIDAQAB
         refused(
             "pem",
             "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
-            "DER",
+            "not a valid",
         );
         refused("txt", "hello", "neither");
         refused("json", "{\"keys\": []}", "no signing key");

@@ -136,6 +136,17 @@ async fn with_names<C: ConnectionTrait>(
         .collect())
 }
 
+/// Manual membership changes are for MANUAL teams: a delegated (or orphaned) team's members
+/// come from the IdP until its link is cleared.
+fn require_manual(team: &team::Model) -> Result<(), WriteError> {
+    if team.idp_group_id.is_some() || team.orphaned_group_name.is_some() {
+        return Err(WriteError::Conflict(
+            "the team is delegated to an IdP group (or orphaned): its members come from the IdP".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The team, locked for the rest of the transaction on PostgreSQL.
 async fn lock_team(txn: &DatabaseTransaction, org_id: i64, team_id: i64) -> Result<team::Model, WriteError> {
     team::Entity::find_by_id(team_id)
@@ -435,11 +446,7 @@ impl Store {
     ) -> Result<TeamMemberRow, WriteError> {
         let txn = self.begin_write().await?;
         let team = lock_team(&txn, org_id, team_id).await?;
-        if team.idp_group_id.is_some() || team.orphaned_group_name.is_some() {
-            return Err(WriteError::Conflict(
-                "the team is delegated to an IdP group (or orphaned): its members come from the IdP".into(),
-            ));
-        }
+        require_manual(&team)?;
         let account_id = account_by_email(&txn, Some(org_id), email, audit_ctx).await?;
         let inserted = insert_member(&txn, org_id, team_id, &account_id, MANUAL, None).await?;
         if inserted {
@@ -473,11 +480,7 @@ impl Store {
     ) -> Result<(), WriteError> {
         let txn = self.begin_write().await?;
         let team = lock_team(&txn, org_id, team_id).await?;
-        if team.idp_group_id.is_some() || team.orphaned_group_name.is_some() {
-            return Err(WriteError::Conflict(
-                "the team is delegated to an IdP group (or orphaned): its members come from the IdP".into(),
-            ));
-        }
+        require_manual(&team)?;
         let removed = team_member::Entity::delete_many()
             .filter(team_member::Column::TeamId.eq(team_id))
             .filter(team_member::Column::OrgId.eq(org_id))

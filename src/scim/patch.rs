@@ -1607,4 +1607,19 @@ mod tests {
         .expect("ok");
         assert_eq!(via_patch, normalised);
     }
+
+    #[test]
+    fn removing_a_filtered_value_removes_the_element() {
+        let mut doc = user_doc::normalise_user(
+            json!({"userName": "u", "emails": [{"type": "work", "value": "w@x"}, {"type": "home", "value": "h@x"}]})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        let ops = parse_patch_request(&json!({"schemas": [PATCH_OP_SCHEMA],
+            "Operations": [{"op": "Remove", "path": "emails[type eq \"work\"].value"}]}))
+        .unwrap();
+        apply_user_patch(&mut doc, &ops).unwrap();
+        assert_eq!(doc["emails"], json!([{"type": "home", "value": "h@x"}]));
+    }
 }

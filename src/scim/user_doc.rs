@@ -608,7 +608,10 @@ fn eq_seed(def: &AttrDef, filter: Option<&Filter>) -> Option<Map<String, Value>>
 fn remove_selected(items: &mut Vec<Value>, selected: &[bool], sub: Option<&AttrDef>) {
     let mut flags = selected.iter();
     match sub {
+        // `value` is what an e-mail or phone number is: removing it (Entra clears a work
+        // address with `Remove emails[type eq "work"].value`) removes the element, not just the key.
         None => items.retain(|_| !flags.next().copied().unwrap_or(false)),
+        Some(sub) if sub.name == "value" => items.retain(|_| !flags.next().copied().unwrap_or(false)),
         Some(sub) => {
             for (item, _) in items.iter_mut().zip(selected).filter(|(_, s)| **s) {
                 if let Value::Object(object) = item {

@@ -30,8 +30,10 @@ fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str>
         .map(|(_, v)| v.as_str())
 }
 
+/// An integer parameter; present but empty (`startIndex=`) counts as absent.
 fn integer(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ScimError> {
     param(params, name)
+        .filter(|raw| !raw.trim().is_empty())
         .map(|raw| {
             raw.trim()
                 .parse::<i64>()

@@ -244,43 +244,25 @@ impl<'a> Scim<'a> {
             .await
     }
 
+    async fn with_body(&self, method: Method, path: &str, body: &Value) -> Answer {
+        self.app
+            .send(method, &self.url(path), Some(&self.org.token), Some(body), &[])
+            .await
+    }
+
     /// POST a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
-        self.app
-            .send(
-                Method::POST,
-                &self.url(path),
-                Some(&self.org.token),
-                Some(body),
-                &[],
-            )
-            .await
+        self.with_body(Method::POST, path, body).await
     }
 
     /// PUT a JSON body.
     pub async fn put(&self, path: &str, body: &Value) -> Answer {
-        self.app
-            .send(
-                Method::PUT,
-                &self.url(path),
-                Some(&self.org.token),
-                Some(body),
-                &[],
-            )
-            .await
+        self.with_body(Method::PUT, path, body).await
     }
 
     /// PATCH a JSON body.
     pub async fn patch(&self, path: &str, body: &Value) -> Answer {
-        self.app
-            .send(
-                Method::PATCH,
-                &self.url(path),
-                Some(&self.org.token),
-                Some(body),
-                &[],
-            )
-            .await
+        self.with_body(Method::PATCH, path, body).await
     }
 
     /// DELETE.

@@ -1,6 +1,7 @@
 //! SCIM Groups of one organization: the catalog rows whose display names are unique instance-wide.
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::scim::error::{ScimError, ScimType};
 
@@ -43,13 +44,20 @@ impl Catalog {
     }
 
     /// GET /Groups with filter, paging and projection; members are read only when returned.
-    pub async fn list_groups(&self, request: &ListRequest) -> Result<Value, CatalogError> {
+    pub async fn list_groups(&self, request: &ListRequest) -> Result<Box<RawValue>, CatalogError> {
         let (total, resources) = self.page_groups(request).await?;
-        Ok(resource::list_response(total, request.start_index, resources))
+        Ok(resource::list_response_raw(
+            total,
+            request.start_index,
+            &resources,
+        ))
     }
 
     /// One page of rendered groups and the number matching.
-    pub(super) async fn page_groups(&self, request: &ListRequest) -> Result<(u64, Vec<Value>), CatalogError> {
+    pub(super) async fn page_groups(
+        &self,
+        request: &ListRequest,
+    ) -> Result<(u64, Vec<Box<RawValue>>), CatalogError> {
         let page = self
             .store
             .list_groups(self.tenant.org_id, &list_query(request))
@@ -58,15 +66,15 @@ impl Catalog {
             .render_groups(page.rows, &request.projection)
             .await?
             .into_iter()
-            .map(|r| Value::Object(r.body))
+            .map(|r| r.body)
             .collect();
         Ok((page.total, resources))
     }
 
     /// POST /.search: Users, then Groups, paged as one list. A filter one type cannot answer
     /// (say `userName` for Groups) matches none of that type; one that neither can is a 400.
-    pub async fn search_all(&self, request: &ListRequest) -> Result<Value, CatalogError> {
-        let no_match = |r: Result<(u64, Vec<Value>), CatalogError>| match r {
+    pub async fn search_all(&self, request: &ListRequest) -> Result<Box<RawValue>, CatalogError> {
+        let no_match = |r: Result<(u64, Vec<Box<RawValue>>), CatalogError>| match r {
             Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => Ok(None),
             other => other.map(Some),
         };
@@ -86,10 +94,10 @@ impl Catalog {
         let (groups_total, group_resources) = groups.unwrap_or_default();
         let mut resources = users.map(|u| u.1).unwrap_or_default();
         resources.extend(group_resources);
-        Ok(resource::list_response(
+        Ok(resource::list_response_raw(
             users_total + groups_total,
             request.start_index,
-            resources,
+            &resources,
         ))
     }
 
@@ -208,12 +216,12 @@ impl Catalog {
                     display_name: row.display_name,
                     external_id: row.external_id,
                 };
-                let mut body = resource::render_group(&self.base_url, &view);
-                projection.apply(&mut body);
+                let (version, location) =
+                    (view.meta.version, format!("{}/Groups/{}", self.base_url, view.id));
                 Resource {
-                    body,
-                    version: view.meta.version,
-                    location: format!("{}/Groups/{}", self.base_url, view.id),
+                    body: resource::group_json(&self.base_url, view, projection),
+                    version,
+                    location,
                 }
             })
             .collect())

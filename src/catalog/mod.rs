@@ -6,8 +6,6 @@ mod groups;
 mod owner;
 mod users;
 
-use serde_json::{Map, Value};
-
 pub use error::{CatalogError, NameHolder};
 pub use owner::{CatalogEntry, ScimState};
 
@@ -34,7 +32,8 @@ pub enum ConflictDetail {
 /// A rendered resource and the version behind its ETag.
 #[derive(Debug, Clone)]
 pub struct Resource {
-    pub body: Map<String, Value>,
+    /// The serialized resource, ready to send.
+    pub body: Box<serde_json::value::RawValue>,
     pub version: i64,
     pub location: String,
 }

@@ -1,5 +1,6 @@
 //! SCIM Users of one organization: the IdP's directory (not platform accounts).
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::groups::list_query;
@@ -42,13 +43,20 @@ impl Catalog {
     }
 
     /// GET /Users with filter, paging and projection.
-    pub async fn list_users(&self, request: &ListRequest) -> Result<Value, CatalogError> {
+    pub async fn list_users(&self, request: &ListRequest) -> Result<Box<RawValue>, CatalogError> {
         let (total, resources) = self.page_users(request).await?;
-        Ok(resource::list_response(total, request.start_index, resources))
+        Ok(resource::list_response_raw(
+            total,
+            request.start_index,
+            &resources,
+        ))
     }
 
     /// One page of rendered users and the number matching.
-    pub(super) async fn page_users(&self, request: &ListRequest) -> Result<(u64, Vec<Value>), CatalogError> {
+    pub(super) async fn page_users(
+        &self,
+        request: &ListRequest,
+    ) -> Result<(u64, Vec<Box<RawValue>>), CatalogError> {
         let page = self
             .store
             .list_users(self.tenant.org_id, &list_query(request))
@@ -56,7 +64,7 @@ impl Catalog {
         let resources = page
             .rows
             .iter()
-            .map(|row| Value::Object(self.user_resource(row, &request.projection).body))
+            .map(|row| self.user_resource(row, &request.projection).body)
             .collect();
         Ok((page.total, resources))
     }
@@ -118,7 +126,7 @@ impl Catalog {
         let mut body = resource::render_user(&self.base_url, &row.id, &row.document, meta);
         projection.apply(&mut body);
         Resource {
-            body,
+            body: resource::raw(&body),
             version: row.version,
             location: format!("{}/Users/{}", self.base_url, row.id),
         }

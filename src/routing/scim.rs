@@ -15,8 +15,9 @@ use crate::catalog::{Catalog, Resource, Tenant};
 use crate::scim::discovery;
 use crate::scim::error::ScimError;
 use crate::scim::query::{self, ListRequest};
-use crate::scim::resource::{etag, etag_matches};
+use crate::scim::resource::{etag, etag_matches, raw as raw_json};
 use crate::store::audit::AuditContext;
+use serde_json::value::RawValue;
 
 /// Request bodies on `/Groups` writes may be large (Okta's wizard apps PUT whole groups).
 pub const GROUP_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -123,7 +124,12 @@ fn if_match(headers: &HeaderMap) -> Result<Option<String>> {
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    raw_response(status, raw_json(&body))
+}
+
+/// An answer whose body is already serialized.
+fn raw_response(status: StatusCode, body: Box<RawValue>) -> Response {
+    let mut response = (status, String::from(Box::<str>::from(body))).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
@@ -131,7 +137,7 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 }
 
 fn resource_response(status: StatusCode, resource: Resource) -> Response {
-    let mut response = json_response(status, Value::Object(resource.body));
+    let mut response = raw_response(status, resource.body);
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&etag(resource.version)) {
         headers.insert(header::ETAG, v);
@@ -176,14 +182,14 @@ pub async fn get_collection(
 ) -> Result<Response> {
     let cat = catalog(&state, tenant, audit);
     let base = cat.base_url().to_owned();
-    let body = match endpoint(&segment)? {
+    let body: Box<RawValue> = match endpoint(&segment)? {
         Endpoint::Users => cat.list_users(&ListRequest::parse(&params(raw)?)?).await?,
         Endpoint::Groups => cat.list_groups(&ListRequest::parse(&params(raw)?)?).await?,
-        Endpoint::ServiceProviderConfig => discovery::service_provider_config(&base),
-        Endpoint::ResourceTypes => discovery::resource_types(&base),
-        Endpoint::Schemas => discovery::schemas(&base),
+        Endpoint::ServiceProviderConfig => raw_json(&discovery::service_provider_config(&base)),
+        Endpoint::ResourceTypes => raw_json(&discovery::resource_types(&base)),
+        Endpoint::Schemas => raw_json(&discovery::schemas(&base)),
     };
-    Ok(json_response(StatusCode::OK, body))
+    Ok(raw_response(StatusCode::OK, body))
 }
 
 /// POST on a collection: create.
@@ -197,7 +203,7 @@ pub async fn post_collection(
     let cat = catalog(&state, tenant, audit);
     if segment == ".search" {
         let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
-        return Ok(json_response(StatusCode::OK, cat.search_all(&request).await?));
+        return Ok(raw_response(StatusCode::OK, cat.search_all(&request).await?));
     }
     let endpoint = endpoint(&segment)?;
     let resource = match endpoint {
@@ -263,7 +269,7 @@ pub async fn post_item(
         Endpoint::Users => cat.list_users(&request).await?,
         _ => cat.list_groups(&request).await?,
     };
-    Ok(json_response(StatusCode::OK, body))
+    Ok(raw_response(StatusCode::OK, body))
 }
 
 /// PUT of one resource: replace.

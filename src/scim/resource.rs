@@ -1,9 +1,11 @@
 //! Resource shapes on the wire: Group and User bodies in and out, ListResponse, Error, ETags.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::ast::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use super::error::ScimError;
+use super::projection::Projection;
 
 /// `schemas` of a ListResponse.
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -114,16 +116,93 @@ pub fn render_user(base: &str, id: &str, document: &Map<String, Value>, m: Meta)
     out
 }
 
-/// A ListResponse page.
-pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE_SCHEMA],
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-        "startIndex": start_index,
-        "Resources": resources,
-    })
+/// The shape of a ListResponse, over rendered (`Value`) or serialized (`RawValue`) resources.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListResponse<'a, T> {
+    schemas: [&'static str; 1],
+    total_results: u64,
+    items_per_page: usize,
+    start_index: u64,
+    #[serde(rename = "Resources")]
+    resources: &'a [T],
 }
+
+impl<'a, T> ListResponse<'a, T> {
+    fn new(total: u64, start_index: u64, resources: &'a [T]) -> Self {
+        ListResponse {
+            schemas: [LIST_RESPONSE_SCHEMA],
+            total_results: total,
+            items_per_page: resources.len(),
+            start_index,
+            resources,
+        }
+    }
+}
+
+/// A ListResponse page of rendered documents (discovery).
+pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
+    serde_json::to_value(ListResponse::new(total, start_index, &resources)).unwrap_or(Value::Null)
+}
+
+/// A ListResponse page of serialized resources, copied into the page as they are.
+pub fn list_response_raw(total: u64, start_index: u64, resources: &[Box<RawValue>]) -> Box<RawValue> {
+    raw(&ListResponse::new(total, start_index, resources))
+}
+
+/// Serializes a document; serializing maps of strings, numbers and booleans cannot fail, and
+/// an empty object stands in if it ever did.
+pub fn raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| empty_object())
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).unwrap_or_default()
+}
+
+/// A Group serialized with `projection` applied. With nothing projected away, members are written
+/// straight into the output instead of as a JSON tree: a group may have 100 000 of them, and a
+/// tree of them costs several times the JSON.
+pub fn group_json(base: &str, group: GroupView, projection: &Projection) -> Box<RawValue> {
+    let Some(members) = group.members.as_ref().filter(|_| projection.is_all()) else {
+        let mut body = render_group(base, &group);
+        projection.apply(&mut body);
+        return raw(&body);
+    };
+    let mut out = String::with_capacity(256 + members.len() * (2 * MEMBER_ID_CHARS + base.len() + 48));
+    let head = serde_json::to_string(&render_group(
+        base,
+        &GroupView {
+            members: None,
+            ..group.clone()
+        },
+    ))
+    .unwrap_or_else(|_| "{}".to_owned());
+    // `head` is an object that always has `schemas` and `id`: reopen it before its closing brace.
+    out.push_str(head.strip_suffix('}').unwrap_or("{"));
+    out.push_str(",\"members\":[");
+    let quoted_base = serde_json::to_string(base).unwrap_or_else(|_| "\"\"".to_owned());
+    let base_inner = quoted_base.trim_matches('"');
+    for (i, id) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let quoted = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".to_owned());
+        let inner = quoted.trim_matches('"');
+        out.push_str("{\"value\":");
+        out.push_str(&quoted);
+        out.push_str(",\"$ref\":\"");
+        out.push_str(base_inner);
+        out.push_str("/Users/");
+        out.push_str(inner);
+        out.push_str("\",\"type\":\"User\"}");
+    }
+    out.push_str("]}");
+    RawValue::from_string(out).unwrap_or_else(|_| empty_object())
+}
+
+/// Characters of a member id as this server makes them (a UUID).
+const MEMBER_ID_CHARS: usize = 36;
 
 /// The SCIM Error body (`status` is a string, as RFC 7644 §3.12 shows).
 pub fn error_body(error: &ScimError) -> Value {
@@ -273,6 +352,53 @@ mod tests {
         assert!(parse_group(&json!({"displayName": "a", "members": "u1"})).is_err());
         assert!(parse_group(&json!({"displayName": "a", "members": [{"value": " "}]})).is_err());
         assert!(parse_group(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn group_json_writes_members_like_the_tree_does() {
+        let view = GroupView {
+            id: "g1".into(),
+            display_name: "Eng \"core\"".into(),
+            external_id: Some("x".into()),
+            members: Some(vec!["u1".into(), "u\"2".into()]),
+            meta: Meta {
+                created: 0,
+                last_modified: 1,
+                version: 3,
+            },
+        };
+        let base = "https://scim.example/api/orgs/1/scim/v2";
+        let fast: Value =
+            serde_json::from_str(group_json(base, view.clone(), &Projection::default()).get()).unwrap();
+        let tree = Value::Object(render_group(base, &view));
+        assert_eq!(fast, tree);
+        let empty: Value = serde_json::from_str(
+            group_json(
+                base,
+                GroupView {
+                    members: Some(vec![]),
+                    ..view.clone()
+                },
+                &Projection::default(),
+            )
+            .get(),
+        )
+        .unwrap();
+        assert_eq!(empty["members"], json!([]));
+        let projected = Projection::parse(Some("members.value"), None).unwrap();
+        let narrow: Value = serde_json::from_str(group_json(base, view, &projected).get()).unwrap();
+        assert_eq!(narrow["members"], json!([{"value": "u1"}, {"value": "u\"2"}]));
+    }
+
+    #[test]
+    fn list_responses_are_the_same_raw_or_rendered() {
+        let rendered = list_response(5, 2, vec![json!({"id": "a"})]);
+        let serialized: Value =
+            serde_json::from_str(list_response_raw(5, 2, &[raw(&json!({"id": "a"}))]).get()).unwrap();
+        assert_eq!(rendered, serialized);
+        assert_eq!(rendered["Resources"][0]["id"], "a");
+        assert_eq!(rendered["totalResults"], 5);
+        assert_eq!(rendered["itemsPerPage"], 1);
     }
 
     #[test]

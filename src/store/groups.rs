@@ -160,6 +160,21 @@ impl Store {
         group_ids: &[String],
     ) -> Result<HashMap<String, Vec<String>>, StoreError> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        // One group (a GET, perhaps of 100 000 members): read only the user ids, not a copy of
+        // the group id per row.
+        if let [group_id] = group_ids {
+            let members: Vec<String> = group_member::Entity::find()
+                .select_only()
+                .column(group_member::Column::UserId)
+                .filter(group_member::Column::OrgId.eq(org_id))
+                .filter(group_member::Column::GroupId.eq(group_id.as_str()))
+                .order_by_asc(group_member::Column::UserId)
+                .into_tuple()
+                .all(self.conn())
+                .await?;
+            out.insert(group_id.clone(), members);
+            return Ok(out);
+        }
         for chunk in chunks(group_ids) {
             let rows: Vec<(String, String)> = group_member::Entity::find()
                 .select_only()

@@ -105,7 +105,8 @@ pub fn condition(filter: &Filter, target: Target) -> Res<Expr> {
     }
 }
 
-fn path_name(path: &AttrPath) -> String {
+/// An attribute path as the client wrote it, without its URN (for messages and look-ups).
+pub(super) fn path_name(path: &AttrPath) -> String {
     match &path.sub_attr {
         Some(sub) => format!("{}.{}", path.attr, sub),
         None => path.attr.clone(),

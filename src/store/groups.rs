@@ -13,9 +13,8 @@ use serde_json::json;
 use super::ListQuery;
 use super::audit::{self, AuditContext};
 use super::conflicts;
-use super::filter_sql::{Target, Unsupported};
-use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros};
-use crate::scim::ast::AttrPath;
+use super::filter_sql::Target;
+use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros, sort_column};
 use crate::scim::names::{KEY_VERSION, fold_key};
 use crate::scim::patch::GroupChange;
 
@@ -54,6 +53,15 @@ pub struct NameHolder {
     pub org_id: i64,
     pub org_name: String,
 }
+
+/// What Groups sort by (`sortBy`, compared case-insensitively) and the column behind it.
+const SORTABLE: &[(&str, idp_group::Column)] = &[
+    ("id", idp_group::Column::Id),
+    ("displayName", idp_group::Column::DisplayKey),
+    ("externalId", idp_group::Column::ExternalId),
+    ("meta.created", idp_group::Column::CreatedAt),
+    ("meta.lastModified", idp_group::Column::UpdatedAt),
+];
 
 /// `source` of rows the IdP provisioned.
 pub const SOURCE_SCIM: &str = "SCIM";
@@ -199,7 +207,11 @@ impl Store {
         let select = idp_group::Entity::find()
             .filter(idp_group::Column::OrgId.eq(org_id))
             .filter(idp_group::Column::Source.eq(SOURCE_SCIM));
-        let sort = query.sort_by.as_ref().map(sort_key).transpose()?;
+        let sort = query
+            .sort_by
+            .as_ref()
+            .map(|p| sort_column(p, SORTABLE))
+            .transpose()?;
         let page = self
             .page(select, query, Target::Groups, sort, idp_group::Column::Id)
             .await?;
@@ -480,23 +492,6 @@ async fn insert_row(
     )
     .await?;
     Ok(row)
-}
-
-fn sort_key(path: &AttrPath) -> Result<idp_group::Column, ListError> {
-    let name = match &path.sub_attr {
-        Some(sub) => format!("{}.{}", path.attr, sub).to_ascii_lowercase(),
-        None => path.attr.to_ascii_lowercase(),
-    };
-    match name.as_str() {
-        "id" => Ok(idp_group::Column::Id),
-        "displayname" => Ok(idp_group::Column::DisplayKey),
-        "externalid" => Ok(idp_group::Column::ExternalId),
-        "meta.created" => Ok(idp_group::Column::CreatedAt),
-        "meta.lastmodified" => Ok(idp_group::Column::UpdatedAt),
-        _ => Err(ListError::Unsupported(Unsupported(format!(
-            "sorting by \"{name}\" is not supported; supported: id, displayName, externalId, meta.created, meta.lastModified"
-        )))),
-    }
 }
 
 fn dedup(ids: &[String]) -> Vec<String> {

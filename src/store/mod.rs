@@ -175,6 +175,22 @@ impl<E: Into<StoreError>> From<E> for WriteError {
     }
 }
 
+/// The column a `sortBy` names, from a resource's table of sortable attributes.
+fn sort_column<C: Copy>(path: &crate::scim::ast::AttrPath, sortable: &[(&str, C)]) -> Result<C, ListError> {
+    let name = filter_sql::path_name(path);
+    sortable
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        .map(|(_, c)| *c)
+        .ok_or_else(|| {
+            let supported: Vec<&str> = sortable.iter().map(|(n, _)| *n).collect();
+            ListError::Unsupported(filter_sql::Unsupported(format!(
+                "sorting by \"{name}\" is not supported; supported: {}",
+                supported.join(", ")
+            )))
+        })
+}
+
 impl Store {
     /// Runs a filtered, sorted, paged select; `tiebreak` (a time-ordered id) keeps pages stable.
     async fn page<E, C>(

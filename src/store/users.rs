@@ -8,12 +8,21 @@ use sea_orm::{
 };
 use serde_json::{Map, Value};
 
-use super::filter_sql::{Target, Unsupported};
-use super::{ListError, ListQuery, Page, Store, StoreError, WriteError, now_micros};
-use crate::scim::ast::AttrPath;
+use super::filter_sql::Target;
+use super::{ListError, ListQuery, Page, Store, StoreError, WriteError, now_micros, sort_column};
 use crate::scim::error::ScimError;
 use crate::scim::names::fold_key;
 use crate::scim::user_doc;
+
+/// What Users sort by (`sortBy`, compared case-insensitively) and the column behind it.
+const SORTABLE: &[(&str, scim_user::Column)] = &[
+    ("id", scim_user::Column::Id),
+    ("userName", scim_user::Column::UserNameKey),
+    ("displayName", scim_user::Column::DisplayNameKey),
+    ("externalId", scim_user::Column::ExternalId),
+    ("meta.created", scim_user::Column::CreatedAt),
+    ("meta.lastModified", scim_user::Column::UpdatedAt),
+];
 
 /// One user.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +103,11 @@ impl Store {
     /// A filtered, sorted page of the users of `org_id`.
     pub async fn list_users(&self, org_id: i64, query: &ListQuery) -> Result<Page<UserRow>, ListError> {
         let select = scim_user::Entity::find().filter(scim_user::Column::OrgId.eq(org_id));
-        let sort = query.sort_by.as_ref().map(sort_key).transpose()?;
+        let sort = query
+            .sort_by
+            .as_ref()
+            .map(|p| sort_column(p, SORTABLE))
+            .transpose()?;
         let page = self
             .page(select, query, Target::Users, sort, scim_user::Column::Id)
             .await?;
@@ -233,22 +246,4 @@ async fn write_emails(
     }
     txn.execute(&insert).await?;
     Ok(())
-}
-
-fn sort_key(path: &AttrPath) -> Result<scim_user::Column, ListError> {
-    let name = match &path.sub_attr {
-        Some(sub) => format!("{}.{}", path.attr, sub).to_ascii_lowercase(),
-        None => path.attr.to_ascii_lowercase(),
-    };
-    match name.as_str() {
-        "id" => Ok(scim_user::Column::Id),
-        "username" => Ok(scim_user::Column::UserNameKey),
-        "displayname" => Ok(scim_user::Column::DisplayNameKey),
-        "externalid" => Ok(scim_user::Column::ExternalId),
-        "meta.created" => Ok(scim_user::Column::CreatedAt),
-        "meta.lastmodified" => Ok(scim_user::Column::UpdatedAt),
-        _ => Err(ListError::Unsupported(Unsupported(format!(
-            "sorting by \"{name}\" is not supported; supported: id, userName, displayName, externalId, meta.created, meta.lastModified"
-        )))),
-    }
 }

@@ -9,6 +9,7 @@ use super::{Catalog, CatalogError, NameHolder, Resource};
 use crate::scim::patch::{GroupChange, group_changes, parse_patch_request};
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
+use crate::scim::resource::IfMatch;
 use crate::scim::resource::{self, GroupView, Meta, parse_group};
 use crate::store::groups::{GroupRow, Remover};
 use crate::store::{ListQuery, StoreError, Violation, WriteError};
@@ -106,7 +107,7 @@ impl Catalog {
         &self,
         id: &str,
         body: &Value,
-        if_match: Option<i64>,
+        if_match: Option<&IfMatch>,
     ) -> Result<Resource, CatalogError> {
         let input = parse_group(body)?;
         let writes = [
@@ -129,7 +130,7 @@ impl Catalog {
         &self,
         id: &str,
         body: &Value,
-        if_match: Option<i64>,
+        if_match: Option<&IfMatch>,
         projection: Option<&Projection>,
     ) -> Result<Option<Resource>, CatalogError> {
         let ops = parse_patch_request(body)?;
@@ -159,7 +160,7 @@ impl Catalog {
 
     /// DELETE /Groups/{id}: removes the catalog row, orphans its team and purges the team's
     /// DELEGATED members in one transaction; answers after the commit.
-    pub async fn delete_group(&self, id: &str, if_match: Option<i64>) -> Result<(), CatalogError> {
+    pub async fn delete_group(&self, id: &str, if_match: Option<&IfMatch>) -> Result<(), CatalogError> {
         self.remove_catalog_row(id, if_match, Remover::Scim).await
     }
 
@@ -167,7 +168,7 @@ impl Catalog {
     pub(super) async fn remove_catalog_row(
         &self,
         id: &str,
-        if_match: Option<i64>,
+        if_match: Option<&IfMatch>,
         remover: Remover,
     ) -> Result<(), CatalogError> {
         let removal = self

@@ -9,6 +9,7 @@ use crate::scim::error::ScimError;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
+use crate::scim::resource::IfMatch;
 use crate::scim::resource::{self, Meta};
 use crate::scim::user_doc::normalise_user;
 use crate::store::users::UserRow;
@@ -74,7 +75,7 @@ impl Catalog {
         &self,
         id: &str,
         body: &Value,
-        if_match: Option<i64>,
+        if_match: Option<&IfMatch>,
     ) -> Result<Resource, CatalogError> {
         let doc = normalise_user(user_object(body)?)?;
         match self
@@ -92,7 +93,7 @@ impl Catalog {
         &self,
         id: &str,
         body: &Value,
-        if_match: Option<i64>,
+        if_match: Option<&IfMatch>,
         projection: &Projection,
     ) -> Result<Resource, CatalogError> {
         let ops = parse_patch_request(body)?;
@@ -110,7 +111,7 @@ impl Catalog {
     }
 
     /// DELETE /Users/{id}; memberships go with it.
-    pub async fn delete_user(&self, id: &str, if_match: Option<i64>) -> Result<(), CatalogError> {
+    pub async fn delete_user(&self, id: &str, if_match: Option<&IfMatch>) -> Result<(), CatalogError> {
         self.store
             .delete_user(self.tenant.org_id, id, if_match)
             .await

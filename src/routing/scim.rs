@@ -15,7 +15,7 @@ use crate::catalog::{Catalog, Resource, Tenant};
 use crate::scim::discovery;
 use crate::scim::error::ScimError;
 use crate::scim::query::{self, ListRequest};
-use crate::scim::resource::{etag, etag_matches, raw as raw_json};
+use crate::scim::resource::{IfMatch, etag, etag_matches, raw as raw_json};
 use crate::store::audit::AuditContext;
 use serde_json::value::RawValue;
 
@@ -113,12 +113,13 @@ async fn json_body(body: Body, limit: usize) -> Result<Value> {
         .map_err(|e| ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")).into())
 }
 
-fn if_match(headers: &HeaderMap) -> Result<Option<String>> {
+/// The `If-Match` precondition of a write, checked by the store under the write's lock.
+fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>> {
     match headers.get(header::IF_MATCH) {
         None => Ok(None),
         Some(v) => v
             .to_str()
-            .map(|s| Some(s.to_owned()))
+            .map(|s| Some(IfMatch(s.to_owned())))
             .map_err(|_| ScimError::invalid_value("If-Match is not a valid ETag").into()),
     }
 }
@@ -148,28 +149,6 @@ fn resource_response(status: StatusCode, resource: Resource) -> Response {
         headers.insert(header::LOCATION, v);
     }
     response
-}
-
-/// Resolves `If-Match` against the current version: the store re-checks it inside the write.
-async fn expected_version(
-    cat: &Catalog,
-    endpoint: Endpoint,
-    id: &str,
-    headers: &HeaderMap,
-) -> Result<Option<i64>> {
-    let Some(tag) = if_match(headers)? else {
-        return Ok(None);
-    };
-    let projection = crate::scim::projection::Projection::parse(Some("id"), None)?;
-    let current = match endpoint {
-        Endpoint::Groups => cat.get_group(id, &projection).await?,
-        _ => cat.get_user(id, &projection).await?,
-    };
-    if etag_matches(&tag, current.version) {
-        Ok(Some(current.version))
-    } else {
-        Err(crate::catalog::CatalogError::PreconditionFailed.into())
-    }
 }
 
 /// GET on a collection or discovery document.
@@ -286,13 +265,13 @@ pub async fn put_item(
     let resource = match endpoint {
         Endpoint::Groups => {
             let body = json_body(body, GROUP_BODY_LIMIT).await?;
-            let version = expected_version(&cat, endpoint, &id, &headers).await?;
-            cat.replace_group(&id, &body, version).await?
+            let version = if_match(&headers)?;
+            cat.replace_group(&id, &body, version.as_ref()).await?
         }
         Endpoint::Users => {
             let body = json_body(body, BODY_LIMIT).await?;
-            let version = expected_version(&cat, endpoint, &id, &headers).await?;
-            cat.replace_user(&id, &body, version).await?
+            let version = if_match(&headers)?;
+            cat.replace_user(&id, &body, version.as_ref()).await?
         }
         other => return Err(method_not_allowed(&Method::PUT, other)),
     };
@@ -315,22 +294,25 @@ pub async fn patch_item(
     match endpoint {
         Endpoint::Groups => {
             let body = json_body(body, GROUP_BODY_LIMIT).await?;
-            let version = expected_version(&cat, endpoint, &id, &headers).await?;
+            let version = if_match(&headers)?;
             let projection = if query::asks_for_attributes(&params) {
                 Some(query::projection(&params)?)
             } else {
                 None
             };
-            match cat.patch_group(&id, &body, version, projection.as_ref()).await? {
+            match cat
+                .patch_group(&id, &body, version.as_ref(), projection.as_ref())
+                .await?
+            {
                 Some(resource) => Ok(resource_response(StatusCode::OK, resource)),
                 None => Ok(StatusCode::NO_CONTENT.into_response()),
             }
         }
         Endpoint::Users => {
             let body = json_body(body, BODY_LIMIT).await?;
-            let version = expected_version(&cat, endpoint, &id, &headers).await?;
+            let version = if_match(&headers)?;
             let resource = cat
-                .patch_user(&id, &body, version, &query::projection(&params)?)
+                .patch_user(&id, &body, version.as_ref(), &query::projection(&params)?)
                 .await?;
             Ok(resource_response(StatusCode::OK, resource))
         }
@@ -348,13 +330,11 @@ pub async fn delete_item(
 ) -> Result<Response> {
     let endpoint = endpoint(&segment)?;
     let cat = catalog(&state, tenant, audit);
-    let version = match endpoint {
-        Endpoint::Groups | Endpoint::Users => expected_version(&cat, endpoint, &id, &headers).await?,
-        other => return Err(method_not_allowed(&Method::DELETE, other)),
-    };
+    let version = if_match(&headers)?;
     match endpoint {
-        Endpoint::Groups => cat.delete_group(&id, version).await?,
-        _ => cat.delete_user(&id, version).await?,
+        Endpoint::Groups => cat.delete_group(&id, version.as_ref()).await?,
+        Endpoint::Users => cat.delete_user(&id, version.as_ref()).await?,
+        other => return Err(method_not_allowed(&Method::DELETE, other)),
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

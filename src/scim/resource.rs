@@ -47,6 +47,18 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
+/// An `If-Match` precondition: the versions a write may apply to. Checked by the store against
+/// the version it reads under the write's lock, so no other writer can slip in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfMatch(pub String);
+
+impl IfMatch {
+    /// Whether a resource at `version` satisfies the precondition.
+    pub fn admits(&self, version: i64) -> bool {
+        etag_matches(&self.0, version)
+    }
+}
+
 /// Whether an `If-Match`/`If-None-Match` header value names `version` (or is `*`).
 pub fn etag_matches(header: &str, version: i64) -> bool {
     header.split(',').map(str::trim).any(|tag| {

@@ -17,6 +17,7 @@ use super::filter_sql::Target;
 use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros, sort_column};
 use crate::scim::names::{KEY_VERSION, fold_key};
 use crate::scim::patch::GroupChange;
+use crate::scim::resource::IfMatch;
 
 /// One catalog row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,12 +222,12 @@ impl Store {
         })
     }
 
-    /// Applies `writes` to one group in one transaction; `expected_version` implements If-Match.
+    /// Applies `writes` to one group in one transaction, if `if_match` admits its version.
     pub async fn update_group(
         &self,
         org_id: i64,
         id: &str,
-        expected_version: Option<i64>,
+        if_match: Option<&IfMatch>,
         writes: &[GroupChange],
         audit: &AuditContext,
     ) -> Result<GroupRow, WriteError> {
@@ -240,7 +241,7 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or(WriteError::NotFound)?;
-        if expected_version.is_some_and(|v| v != current.version) {
+        if if_match.is_some_and(|m| !m.admits(current.version)) {
             return Err(WriteError::VersionMismatch);
         }
         let mut name = current.display_name.clone();
@@ -326,7 +327,7 @@ impl Store {
         &self,
         org_id: i64,
         id: &str,
-        expected_version: Option<i64>,
+        if_match: Option<&IfMatch>,
         remover: Remover,
         audit: &AuditContext,
     ) -> Result<Removal, WriteError> {
@@ -342,7 +343,7 @@ impl Store {
             (Remover::Owner, SOURCE_SCIM) => return Err(WriteError::ScimManaged),
             _ => {}
         }
-        if expected_version.is_some_and(|v| v != row.version) {
+        if if_match.is_some_and(|m| !m.admits(row.version)) {
             return Err(WriteError::VersionMismatch);
         }
         let now = now_micros();

@@ -4,7 +4,7 @@ use entity::{scim_user, scim_user_email};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect,
+    QueryFilter, QuerySelect,
 };
 use serde_json::{Map, Value};
 
@@ -12,6 +12,7 @@ use super::filter_sql::Target;
 use super::{ListError, ListQuery, Page, Store, StoreError, WriteError, now_micros, sort_column};
 use crate::scim::error::ScimError;
 use crate::scim::names::fold_key;
+use crate::scim::resource::IfMatch;
 use crate::scim::user_doc;
 
 /// What Users sort by (`sortBy`, compared case-insensitively) and the column behind it.
@@ -123,12 +124,12 @@ impl Store {
     }
 
     /// Reads, changes and writes one user in one transaction. `change` gets the stored document
-    /// and returns the new one (PUT replaces it, PATCH edits it); `expected_version` implements If-Match.
+    /// and returns the new one (PUT replaces it, PATCH edits it); `if_match` is checked against the version read under the lock.
     pub async fn update_user<F>(
         &self,
         org_id: i64,
         id: &str,
-        expected_version: Option<i64>,
+        if_match: Option<&IfMatch>,
         change: F,
     ) -> Result<UserRow, WriteError>
     where
@@ -142,7 +143,7 @@ impl Store {
             .await?
             .ok_or(WriteError::NotFound)?
             .try_into()?;
-        if expected_version.is_some_and(|v| v != current.version) {
+        if if_match.is_some_and(|m| !m.admits(current.version)) {
             return Err(WriteError::VersionMismatch);
         }
         let doc = change(current.document.clone()).map_err(WriteError::Rejected)?;
@@ -186,27 +187,19 @@ impl Store {
         &self,
         org_id: i64,
         id: &str,
-        expected_version: Option<i64>,
+        if_match: Option<&IfMatch>,
     ) -> Result<(), WriteError> {
         let txn = self.begin_write().await?;
-        let mut delete = scim_user::Entity::delete_many()
-            .filter(scim_user::Column::Id.eq(id))
-            .filter(scim_user::Column::OrgId.eq(org_id));
-        if let Some(v) = expected_version {
-            delete = delete.filter(scim_user::Column::Version.eq(v));
+        let current = scim_user::Entity::find_by_id(id.to_owned())
+            .filter(scim_user::Column::OrgId.eq(org_id))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(WriteError::NotFound)?;
+        if if_match.is_some_and(|m| !m.admits(current.version)) {
+            return Err(WriteError::VersionMismatch);
         }
-        if delete.exec(&txn).await?.rows_affected == 0 {
-            let exists = scim_user::Entity::find_by_id(id.to_owned())
-                .filter(scim_user::Column::OrgId.eq(org_id))
-                .count(&txn)
-                .await?
-                > 0;
-            return Err(if exists {
-                WriteError::VersionMismatch
-            } else {
-                WriteError::NotFound
-            });
-        }
+        scim_user::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -33,6 +33,8 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub struct AdminError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds to wait before retrying, as the shared error mapping decided (503s).
+    pub retry_after: Option<u64>,
 }
 
 impl AdminError {
@@ -40,6 +42,7 @@ impl AdminError {
         AdminError {
             status,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -50,36 +53,27 @@ impl AdminError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            json!({"status": self.status.as_u16(), "message": self.message}).to_string(),
-        )
-            .into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
-        if matches!(
-            self.status,
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
-        ) {
+        let body = json!({"status": self.status.as_u16(), "message": self.message});
+        let mut response = json_response(self.status, body);
+        if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
     }
 }
 
 /// Catalog errors read the same to an owner as to an IdP: one mapping (the SCIM one) decides
-/// status and wording; only the envelope differs.
+/// status, wording and `Retry-After`; only the envelope differs.
 impl From<CatalogError> for AdminError {
     fn from(e: CatalogError) -> Self {
-        let scim = ApiError::from(e).error;
-        AdminError::new(
-            StatusCode::from_u16(scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            scim.detail,
-        )
+        let api = ApiError::from(e);
+        AdminError {
+            status: StatusCode::from_u16(api.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: api.error.detail,
+            retry_after: api.retry_after,
+        }
     }
 }
 

@@ -181,12 +181,26 @@ impl TestApp {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
+        self.request(method, path, token, body, "application/scim+json", headers)
+            .await
+    }
+
+    /// A request with an optional bearer credential and JSON body of `content_type`.
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut builder = Request::builder().method(method).uri(path);
-        if let Some(t) = token {
+        if let Some(t) = bearer {
             builder = builder.header("authorization", format!("Bearer {t}"));
         }
         if body.is_some() {
-            builder = builder.header("content-type", "application/scim+json");
+            builder = builder.header("content-type", content_type);
         }
         for (k, v) in headers {
             builder = builder.header(*k, *v);
@@ -614,18 +628,8 @@ impl TestApp {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let mut builder = Request::builder().method(method).uri(path);
-        if let Some(t) = jwt {
-            builder = builder.header("authorization", format!("Bearer {t}"));
-        }
-        if body.is_some() {
-            builder = builder.header("content-type", "application/json");
-        }
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        self.raw(builder.body(body).expect("request")).await
+        self.request(method, path, jwt, body, "application/json", headers)
+            .await
     }
 
     /// The catalog service of an organization, built as the admin API builds it (actor System, a

@@ -177,15 +177,9 @@ impl Catalog {
     /// Adds an account to a delegated team as DELEGATED (what a login does when the user's
     /// `groups` claim names the team's catalog row).
     pub async fn add_delegated_member(&self, team_id: i64, email: &str) -> Result<String, CatalogError> {
-        let account = self
-            .store
-            .ensure_account(email, &self.audit)
-            .await
-            .map_err(|e| CatalogError::from_write(e, "Account", email))?;
         self.store
-            .add_delegated_member(self.tenant.org_id, team_id, &account, &self.audit)
+            .add_delegated_member(self.tenant.org_id, team_id, email, &self.audit)
             .await
-            .map_err(|e| CatalogError::from_write(e, "Team", &team_id.to_string()))?;
-        Ok(account)
+            .map_err(|e| CatalogError::from_write(e, "Team", &team_id.to_string()))
     }
 }

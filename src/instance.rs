@@ -5,6 +5,7 @@
 use crate::catalog::CatalogError;
 use crate::store::conflicts::OpenConflict;
 use crate::store::orgs::Org;
+use crate::store::stats::OrgStats;
 use crate::store::{Store, StoreError, Violation};
 
 /// Longest organization name.
@@ -56,6 +57,11 @@ impl Instance {
                 kind: "Organization",
                 id: org_id.to_string(),
             })
+    }
+
+    /// Catalog and team counts per organization (for the metrics endpoint).
+    pub async fn stats(&self) -> Result<std::collections::BTreeMap<i64, OrgStats>, CatalogError> {
+        Ok(self.store.org_stats().await?)
     }
 
     /// Every open uniqueness conflict, newest first.

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::instance::Instance;
 use crate::scim::error::ScimError;
 
 /// The process is up.
@@ -26,9 +27,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text exposition. Catalog and team gauges are read from the database at scrape
-/// time (three grouped queries), so every replica reports the same, current values.
+/// time (a few grouped queries), so every replica reports the same, current values.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state.store.org_stats().await {
+    match Instance::new(state.store.clone()).stats().await {
         Ok(stats) => {
             for (org, s) in stats {
                 let org = org.to_string();

@@ -1,10 +1,10 @@
-//! Instance-wide counts for the metrics endpoint, each one grouped query.
+//! Instance-wide counts for the metrics endpoint: one grouped query per table.
 
 use std::collections::BTreeMap;
 
 use entity::{idp_group, team};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{EntityTrait, QuerySelect};
 
 use super::{Store, StoreError};
 
@@ -36,30 +36,21 @@ impl Store {
         for (org, n) in rows {
             out.entry(org).or_default().catalog_rows = n;
         }
-        let delegated: Vec<(i64, i64)> = team::Entity::find()
+        // COUNT(column) counts non-null values: linked teams, and orphaned ones (a link, set
+        // or cleared, always clears the orphan record).
+        let teams: Vec<(i64, i64, i64)> = team::Entity::find()
             .select_only()
             .column(team::Column::OrgId)
-            .column_as(Expr::col(team::Column::Id).count(), "n")
-            .filter(team::Column::IdpGroupId.is_not_null())
+            .column_as(Expr::col(team::Column::IdpGroupId).count(), "delegated")
+            .column_as(Expr::col(team::Column::OrphanedGroupName).count(), "orphaned")
             .group_by(team::Column::OrgId)
             .into_tuple()
             .all(self.conn())
             .await?;
-        for (org, n) in delegated {
-            out.entry(org).or_default().delegated_teams = n;
-        }
-        let orphaned: Vec<(i64, i64)> = team::Entity::find()
-            .select_only()
-            .column(team::Column::OrgId)
-            .column_as(Expr::col(team::Column::Id).count(), "n")
-            .filter(team::Column::IdpGroupId.is_null())
-            .filter(team::Column::OrphanedGroupName.is_not_null())
-            .group_by(team::Column::OrgId)
-            .into_tuple()
-            .all(self.conn())
-            .await?;
-        for (org, n) in orphaned {
-            out.entry(org).or_default().orphaned_teams = n;
+        for (org, delegated, orphaned) in teams {
+            let stats = out.entry(org).or_default();
+            stats.delegated_teams = delegated;
+            stats.orphaned_teams = orphaned;
         }
         Ok(out)
     }

@@ -175,32 +175,29 @@ fn empty_object() -> Box<RawValue> {
 /// A Group serialized with `projection` applied. With nothing projected away, members are written
 /// straight into the output instead of as a JSON tree: a group may have 100 000 of them, and a
 /// tree of them costs several times the JSON.
-pub fn group_json(base: &str, group: GroupView, projection: &Projection) -> Box<RawValue> {
-    let Some(members) = group.members.as_ref().filter(|_| projection.is_all()) else {
-        let mut body = render_group(base, &group);
-        projection.apply(&mut body);
-        return raw(&body);
+pub fn group_json(base: &str, mut group: GroupView, projection: &Projection) -> Box<RawValue> {
+    let members = match group.members.take() {
+        Some(members) if projection.is_all() => members,
+        members => {
+            group.members = members;
+            let mut body = render_group(base, &group);
+            projection.apply(&mut body);
+            return raw(&body);
+        }
     };
     let mut out = String::with_capacity(256 + members.len() * (2 * MEMBER_ID_CHARS + base.len() + 48));
-    let head = serde_json::to_string(&render_group(
-        base,
-        &GroupView {
-            members: None,
-            ..group.clone()
-        },
-    ))
-    .unwrap_or_else(|_| "{}".to_owned());
+    let head = serde_json::to_string(&render_group(base, &group)).unwrap_or_else(|_| "{}".to_owned());
     // `head` is an object that always has `schemas` and `id`: reopen it before its closing brace.
     out.push_str(head.strip_suffix('}').unwrap_or("{"));
     out.push_str(",\"members\":[");
     let quoted_base = serde_json::to_string(base).unwrap_or_else(|_| "\"\"".to_owned());
-    let base_inner = quoted_base.trim_matches('"');
+    let base_inner = unquote(&quoted_base);
     for (i, id) in members.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         let quoted = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".to_owned());
-        let inner = quoted.trim_matches('"');
+        let inner = unquote(&quoted);
         out.push_str("{\"value\":");
         out.push_str(&quoted);
         out.push_str(",\"$ref\":\"");
@@ -211,6 +208,15 @@ pub fn group_json(base: &str, group: GroupView, projection: &Projection) -> Box<
     }
     out.push_str("]}");
     RawValue::from_string(out).unwrap_or_else(|_| empty_object())
+}
+
+/// The inside of a JSON string literal: exactly one quote off each end (an escaped `\"` at the
+/// end of the text must stay).
+fn unquote(literal: &str) -> &str {
+    literal
+        .strip_prefix('"')
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or(literal)
 }
 
 /// Characters of a member id as this server makes them (a UUID).
@@ -372,7 +378,7 @@ mod tests {
             id: "g1".into(),
             display_name: "Eng \"core\"".into(),
             external_id: Some("x".into()),
-            members: Some(vec!["u1".into(), "u\"2".into()]),
+            members: Some(vec!["u1".into(), "u\"2".into(), "u3\"".into()]),
             meta: Meta {
                 created: 0,
                 last_modified: 1,
@@ -399,7 +405,10 @@ mod tests {
         assert_eq!(empty["members"], json!([]));
         let projected = Projection::parse(Some("members.value"), None).unwrap();
         let narrow: Value = serde_json::from_str(group_json(base, view, &projected).get()).unwrap();
-        assert_eq!(narrow["members"], json!([{"value": "u1"}, {"value": "u\"2"}]));
+        assert_eq!(
+            narrow["members"],
+            json!([{"value": "u1"}, {"value": "u\"2"}, {"value": "u3\""}])
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    DbBackend, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 pub use error::{StoreError, Violation};
@@ -103,10 +103,11 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a
     /// deferred transaction that reads and then writes fails with "database is locked" under load.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        // Only the SQLite mode: anything else would cost PostgreSQL a SET TRANSACTION round trip
+        // per write for what is already its default.
         let options = TransactionOptions {
-            isolation_level: None,
-            access_mode: Some(AccessMode::ReadWrite).filter(|_| self.backend() == DbBackend::Postgres),
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
         };
         self.db
             .begin_with_options(options)

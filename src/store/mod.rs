@@ -83,7 +83,9 @@ impl Store {
     /// Whether every known migration has been applied (readiness).
     pub async fn migrations_applied(&self) -> Result<bool, StoreError> {
         // The read-only look-up: the other one runs CREATE TABLE IF NOT EXISTS on every probe.
-        Ok(Migrator::get_pending_migrations_read_only(&self.db).await?.is_empty())
+        Ok(Migrator::get_pending_migrations_read_only(&self.db)
+            .await?
+            .is_empty())
     }
 
     /// A round trip to the database (readiness).

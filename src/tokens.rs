@@ -111,15 +111,8 @@ pub async fn revoke(store: &Store, org_id: i64, audit: &AuditContext) -> Result<
 
 /// Prefix and last four characters: enough to tell tokens apart, useless to an attacker.
 pub fn mask(plaintext: &str) -> String {
-    let tail: String = plaintext
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("{PREFIX}…{tail}")
+    let tail_start = plaintext.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
+    format!("{PREFIX}…{}", &plaintext[tail_start..])
 }
 
 fn hex(bytes: &[u8]) -> String {

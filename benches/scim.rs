@@ -159,6 +159,7 @@ impl Env {
         let db = DbArgs {
             database_url: Secret(url.to_owned()),
             token_hash_key: Some(Secret("bench-hash-key-0123456789abcdef0123".into())),
+            ..DbArgs::default()
         };
         let store = app::open_store(&db)
             .await

@@ -10,7 +10,7 @@ use crate::routing::admin_auth::{AdminKeys, Grant};
 use crate::routing::{self, AppState, limits::OrgLimits, token_cache::TokenCache, token_usage::TokenUsage};
 use crate::store::audit::AuditContext;
 use crate::store::tokens::IssueMode;
-use crate::store::{Store, StoreError};
+use crate::store::{PoolSettings, Store, StoreError};
 use crate::tokens::TokenHasher;
 
 /// Latency buckets (seconds) of the request histogram.
@@ -44,7 +44,11 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Opens the database and applies pending migrations (every command that touches it does).
 pub async fn open_store(db: &DbArgs) -> Result<Store, StoreError> {
-    let store = Store::connect(&db.database_url.0).await?;
+    let pool = PoolSettings {
+        max_connections: db.pool_size(),
+        statement_timeout: db.db_statement_timeout.0,
+    };
+    let store = Store::connect(&db.database_url.0, pool).await?;
     store.migrate().await?;
     Ok(store)
 }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -16,6 +17,29 @@ pub struct Secret(pub String);
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
+    }
+}
+
+/// A duration setting: whole seconds (`30`) or a number with a unit (`30s`, `500ms`, `2m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl std::str::FromStr for Span {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(secs) = s.parse::<u64>() {
+            return Ok(Span(Duration::from_secs(secs)));
+        }
+        humantime::parse_duration(s)
+            .map(Span)
+            .map_err(|e| format!("\"{s}\" is not a duration (e.g. 30, 30s, 500ms): {e}"))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
     }
 }
 
@@ -55,6 +79,40 @@ pub struct DbArgs {
     /// Key for HMAC-SHA256 of SCIM tokens (plain SHA-256 when unset). Changing it invalidates every token.
     #[arg(long, env = "SCIMGATE_TOKEN_HASH_KEY", hide_env_values = true, global = true)]
     pub token_hash_key: Option<Secret>,
+    /// Connections in the database pool (default: 16 on PostgreSQL, 8 on SQLite; at least 2).
+    #[arg(long, env = "SCIMGATE_DB_POOL_SIZE", global = true)]
+    pub db_pool_size: Option<u32>,
+    /// Longest one SQL statement may run before the database cancels it.
+    #[arg(
+        long,
+        env = "SCIMGATE_DB_STATEMENT_TIMEOUT",
+        default_value = "20s",
+        global = true
+    )]
+    pub db_statement_timeout: Span,
+}
+
+impl Default for DbArgs {
+    fn default() -> Self {
+        DbArgs {
+            database_url: Secret("sqlite://scimgate.db?mode=rwc".into()),
+            token_hash_key: None,
+            db_pool_size: None,
+            db_statement_timeout: Span(Duration::from_secs(20)),
+        }
+    }
+}
+
+impl DbArgs {
+    /// The pool size: as configured, else 16 on PostgreSQL and 8 on SQLite.
+    pub fn pool_size(&self) -> u32 {
+        self.db_pool_size
+            .unwrap_or(if self.database_url.0.starts_with("sqlite") {
+                8
+            } else {
+                16
+            })
+    }
 }
 
 /// The subcommands.
@@ -212,6 +270,32 @@ pub struct ServeArgs {
         global = true
     )]
     pub org_max_concurrency: usize,
+    /// Longest a request may take, reading its body included (well before the IdPs' 60 s).
+    #[arg(long, env = "SCIMGATE_REQUEST_TIMEOUT", default_value = "30s", global = true)]
+    pub request_timeout: Span,
+    /// Longest a client may take to send a request's headers (slow clients are dropped).
+    #[arg(
+        long,
+        env = "SCIMGATE_HEADER_READ_TIMEOUT",
+        default_value = "10s",
+        global = true
+    )]
+    pub header_read_timeout: Span,
+    /// An answer the client does not read for this long is dropped.
+    #[arg(long, env = "SCIMGATE_WRITE_TIMEOUT", default_value = "30s", global = true)]
+    pub write_timeout: Span,
+    /// Open client connections at most; further ones wait in the listen backlog.
+    #[arg(long, env = "SCIMGATE_MAX_CONNECTIONS", default_value_t = 4096, global = true)]
+    pub max_connections: usize,
+    /// On SIGTERM, how long requests in flight may take to finish before connections are closed.
+    #[arg(long, env = "SCIMGATE_SHUTDOWN_GRACE", default_value = "25s", global = true)]
+    pub shutdown_grace: Span,
+    /// Comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed for the audited client address.
+    #[arg(long, env = "SCIMGATE_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+    /// Serve `/metrics` on this address instead of the main listener (keep it off the IdPs' port).
+    #[arg(long, env = "SCIMGATE_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
     /// Log format.
     #[arg(
         long,
@@ -234,6 +318,13 @@ impl Default for ServeArgs {
             org_rate_limit: 100,
             org_burst: 200,
             org_max_concurrency: 32,
+            request_timeout: Span(Duration::from_secs(30)),
+            header_read_timeout: Span(Duration::from_secs(10)),
+            write_timeout: Span(Duration::from_secs(30)),
+            max_connections: 4096,
+            shutdown_grace: Span(Duration::from_secs(25)),
+            trusted_proxies: None,
+            metrics_listen: None,
             log_format: LogFormat::Text,
         }
     }

@@ -5,50 +5,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::process::{Server, cli, log_lines};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scimgate");
-const HASH_KEY: &str = "replicas-test-hash-key-0123456789abcdef";
 /// The design's bound, plus modest slack for process scheduling on a loaded machine.
 const REVOCATION_BOUND: Duration = Duration::from_millis(1000 + 500);
 
 /// The database both replicas share: the test PostgreSQL if configured, else a SQLite file of this test.
 fn database_url() -> String {
     common::database_url()
-}
-
-/// A `scimgate` command with this test's configuration and nothing inherited from the environment.
-fn scimgate(db: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SCIMGATE_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .args(args)
-        .env("SCIMGATE_DATABASE_URL", db)
-        .env("SCIMGATE_TOKEN_HASH_KEY", HASH_KEY)
-        .env("SCIMGATE_LOG", "info")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-/// Runs a CLI command to completion; its standard output and error.
-async fn cli(db: &str, args: &[&str]) -> (String, String) {
-    let output = scimgate(db, args).output().await.expect("run scimgate");
-    let stdout = String::from_utf8(output.stdout).expect("utf-8 stdout");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "scimgate {args:?} failed: {stderr}");
-    (stdout, stderr)
 }
 
 /// The one line a script would capture: asserts stdout holds nothing else.
@@ -69,141 +36,6 @@ fn assert_token_shape(token: &str) {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
         "{token:?}"
     );
-}
-
-/// A running `scimgate serve`, killed when dropped.
-struct Server {
-    child: Child,
-    log: PathBuf,
-    addr: String,
-    /// HTTP answers this server gave us (each must have one request log line).
-    answered: usize,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-impl Server {
-    async fn start(db: &str, name: &str) -> Server {
-        let log = std::env::temp_dir().join(format!(
-            "scimgate-replica-{name}-{}.log",
-            uuid::Uuid::now_v7().simple()
-        ));
-        let file = std::fs::File::create(&log).expect("log file");
-        let child = scimgate(db, &["serve"])
-            .env("SCIMGATE_LISTEN", "127.0.0.1:0")
-            .env("SCIMGATE_PUBLIC_URL", "https://scim.replicas.example")
-            .env("SCIMGATE_LOG_FORMAT", "json")
-            .env("SCIMGATE_ORG_RATE_LIMIT", "100000")
-            .env("SCIMGATE_ORG_BURST", "100000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .expect("spawn scimgate serve");
-        let mut server = Server {
-            child,
-            log,
-            addr: String::new(),
-            answered: 0,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        // The bound address is logged at start (we ask for port 0: no race for a free port).
-        while server.addr.is_empty() {
-            if let Some(status) = server.child.try_wait().expect("try_wait") {
-                panic!(
-                    "{name} exited with {status}: {}",
-                    std::fs::read_to_string(&server.log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "{name} never said where it listens");
-            for line in log_lines(&server.log) {
-                if line["fields"]["message"] == "scimgate serving" {
-                    server.addr = line["fields"]["listen"].as_str().expect("listen").to_owned();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        loop {
-            assert!(Instant::now() < deadline, "{name} never became ready");
-            if let Ok((status, _)) = server.request("GET", "/readyz", None).await
-                && status == 200
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        server
-    }
-
-    /// One HTTP/1.1 request on a fresh connection.
-    async fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-    ) -> std::io::Result<(u16, String)> {
-        let answer = http(&self.addr, method, path, token).await?;
-        self.answered += 1;
-        Ok(answer)
-    }
-
-    async fn status(&mut self, path: &str, token: &str) -> u16 {
-        self.request("GET", path, Some(token)).await.expect("request").0
-    }
-}
-
-fn log_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-/// A minimal HTTP/1.1 client: `Connection: close`, read to the end, status and body.
-async fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/scim+json\r\n"
-    );
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no header end: {text:?}")))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    Ok((status, if chunked { dechunk(body) } else { body.to_owned() }))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Polls `path` with `token` on the server until it answers 401; when it first did.

@@ -1631,7 +1631,7 @@ MeCVYXpijupkaxAO3QIDAQAB
         ));
         let db = crate::config::DbArgs {
             database_url: crate::config::Secret(format!("sqlite://{}?mode=rwc", path.display())),
-            token_hash_key: None,
+            ..crate::config::DbArgs::default()
         };
         let store = crate::app::open_store(&db).await.expect("store");
         let admin = AdminJwtArgs {

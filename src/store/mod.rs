@@ -42,15 +42,30 @@ pub fn now_micros() -> i64 {
     i64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
 }
 
+/// How the connection pool is sized and how long one statement may run.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Connections in the pool (at least 2).
+    pub max_connections: u32,
+    /// PostgreSQL cancels a statement that runs longer (`statement_timeout`).
+    pub statement_timeout: Duration,
+}
+
 impl Store {
     /// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+    pub async fn connect(url: &str, pool: PoolSettings) -> Result<Store, StoreError> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_timeout(ACQUIRE_TIMEOUT)
-            .max_connections(if url.starts_with("sqlite") { 8 } else { 16 })
+            .max_connections(pool.max_connections)
             .sqlx_logging(false);
+        // A runaway statement is cancelled by the server instead of holding its connection
+        // until the request timeout fires and the client has long given up.
+        let statement_timeout = format!("{}ms", pool.statement_timeout.as_millis());
+        options.map_sqlx_postgres_opts(move |opts| {
+            opts.options([("statement_timeout", statement_timeout.as_str())])
+        });
         // WAL lets readers proceed while one writer holds the lock; case-sensitive LIKE makes `co`,
         // `sw` and `ew` behave as on PostgreSQL (case-insensitive attributes compare pre-folded keys).
         options.map_sqlx_sqlite_opts(|opts| {

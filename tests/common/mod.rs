@@ -2,6 +2,8 @@
 //! of `SCIMGATE_TEST_DATABASE_URL`), driven in-process.
 #![allow(dead_code)]
 
+pub mod process;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -130,6 +132,7 @@ impl TestApp {
         let db = DbArgs {
             database_url: Secret(url.to_owned()),
             token_hash_key: Some(Secret("test-hash-key-0123456789abcdef0123".into())),
+            ..DbArgs::default()
         };
         let store = app::open_store(&db).await.expect("database opens and migrates");
         let admin = AdminJwtArgs {

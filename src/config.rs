@@ -50,44 +50,153 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// scimgate: a multi-tenant SCIM 2.0 gateway.
+/// scimgate: a multi-tenant SCIM 2.0 gateway. Without a command it serves, configured from the
+/// environment (`SCIMGATE_*`); `scimgate COMMAND --help` lists each command's own options.
 #[derive(Debug, Parser)]
-#[command(name = "scimgate", version, about)]
+#[command(name = "scimgate", version)]
 pub struct Cli {
-    #[command(flatten)]
-    pub db: DbArgs,
-    #[command(flatten)]
-    pub serve: ServeArgs,
-    #[command(flatten)]
-    pub admin: AdminJwtArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the command line; no command at all means `serve`.
+    pub fn parse_args() -> Command {
+        match Cli::parse().command {
+            Some(command) => command,
+            None => Command::Serve(Box::new(ServeCommand::parse_from(["scimgate serve"]))),
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve(Box<ServeCommand>),
+    /// Apply pending migrations and exit.
+    Migrate(MigrateCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage an organization's SCIM token.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Mint an admin API token (HS256, from the configured secret) for local use; prints it alone.
+    AdminJwt(AdminJwtCommand),
+}
+
+impl Command {
+    /// How this command logs (commands without logging options use the defaults).
+    pub fn log(&self) -> LogArgs {
+        match self {
+            Command::Serve(c) => c.log.clone(),
+            Command::Migrate(c) => c.log.clone(),
+            _ => LogArgs::default(),
+        }
+    }
+}
+
+/// `serve`: every setting of a running gateway.
+#[derive(Debug, Clone, Parser)]
+pub struct ServeCommand {
+    #[command(flatten, next_help_heading = "Database")]
+    pub db: DbArgs,
+    #[command(flatten, next_help_heading = "HTTP, limits and provisioning")]
+    pub serve: ServeArgs,
+    #[command(flatten, next_help_heading = "Admin API tokens")]
+    pub admin: AdminJwtArgs,
+    #[command(flatten, next_help_heading = "Logging")]
+    pub log: LogArgs,
+}
+
+impl ServeCommand {
+    /// Reads secrets from their `_FILE`s and refuses values that cannot work, before anything
+    /// opens the database.
+    pub fn check(&mut self) -> Result<(), String> {
+        self.db.check()?;
+        self.admin.read_secret_files()?;
+        self.serve.check()
+    }
+}
+
+/// `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateCommand {
+    #[command(flatten, next_help_heading = "Database")]
+    pub db: DbArgs,
+    #[command(flatten, next_help_heading = "Logging")]
+    pub log: LogArgs,
+}
+
+/// How much is logged, and in which format (always to standard error).
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log line format.
+    #[arg(long, env = "SCIMGATE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` syntax: `info`, `debug`, `info,scimgate::request=warn`, …
+    #[arg(
+        long = "log",
+        env = "SCIMGATE_LOG",
+        value_name = "FILTER",
+        default_value = DEFAULT_LOG_FILTER
+    )]
+    pub log_filter: String,
+}
+
+/// What is logged unless `SCIMGATE_LOG` says otherwise.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sea_orm_migration=warn";
+
+impl Default for LogArgs {
+    fn default() -> Self {
+        LogArgs {
+            log_format: LogFormat::Text,
+            log_filter: std::env::var("SCIMGATE_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
+        }
+    }
 }
 
 /// Options of every command that touches the database.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// Database URL: sqlite://PATH?mode=rwc or postgres://USER@HOST/DB.
+    /// Database URL: sqlite://PATH?mode=rwc or postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…].
     #[arg(
         long,
         env = "SCIMGATE_DATABASE_URL",
         default_value = "sqlite://scimgate.db?mode=rwc",
-        hide_env_values = true,
-        global = true
+        hide_env_values = true
     )]
     pub database_url: Secret,
-    /// Key for HMAC-SHA256 of SCIM tokens (plain SHA-256 when unset). Changing it invalidates every token.
-    #[arg(long, env = "SCIMGATE_TOKEN_HASH_KEY", hide_env_values = true, global = true)]
+    /// File holding the database URL (a mounted secret), instead of SCIMGATE_DATABASE_URL.
+    #[arg(
+        long,
+        env = "SCIMGATE_DATABASE_URL_FILE",
+        value_name = "PATH",
+        conflicts_with = "database_url"
+    )]
+    pub database_url_file: Option<PathBuf>,
+    /// Key for HMAC-SHA256 of stored SCIM token hashes (plain SHA-256 when unset); changing it
+    /// invalidates every token.
+    #[arg(long, env = "SCIMGATE_TOKEN_HASH_KEY", hide_env_values = true)]
     pub token_hash_key: Option<Secret>,
+    /// File holding the token hash key, instead of SCIMGATE_TOKEN_HASH_KEY.
+    #[arg(
+        long,
+        env = "SCIMGATE_TOKEN_HASH_KEY_FILE",
+        value_name = "PATH",
+        conflicts_with = "token_hash_key"
+    )]
+    pub token_hash_key_file: Option<PathBuf>,
     /// Connections in the database pool (default: 16 on PostgreSQL, 8 on SQLite; at least 2).
-    #[arg(long, env = "SCIMGATE_DB_POOL_SIZE", global = true)]
+    #[arg(long, env = "SCIMGATE_DB_POOL_SIZE", value_name = "N")]
     pub db_pool_size: Option<u32>,
-    /// Longest one SQL statement may run before the database cancels it.
+    /// Longest one SQL statement may run before PostgreSQL cancels it.
     #[arg(
         long,
         env = "SCIMGATE_DB_STATEMENT_TIMEOUT",
-        default_value = "20s",
-        global = true
+        value_name = "DURATION",
+        default_value = "20s"
     )]
     pub db_statement_timeout: Span,
 }
@@ -96,7 +205,9 @@ impl Default for DbArgs {
     fn default() -> Self {
         DbArgs {
             database_url: Secret("sqlite://scimgate.db?mode=rwc".into()),
+            database_url_file: None,
             token_hash_key: None,
+            token_hash_key_file: None,
             db_pool_size: None,
             db_statement_timeout: Span(Duration::from_secs(20)),
         }
@@ -106,30 +217,59 @@ impl Default for DbArgs {
 impl DbArgs {
     /// The pool size: as configured, else 16 on PostgreSQL and 8 on SQLite.
     pub fn pool_size(&self) -> u32 {
-        self.db_pool_size
-            .unwrap_or(if self.database_url.0.starts_with("sqlite") {
-                8
-            } else {
-                16
-            })
+        self.db_pool_size.unwrap_or(if self.is_sqlite() { 8 } else { 16 })
+    }
+
+    fn is_sqlite(&self) -> bool {
+        self.database_url.0.starts_with("sqlite:")
+    }
+
+    /// Reads secrets from their `_FILE`s and refuses values that cannot work.
+    pub fn check(&mut self) -> Result<(), String> {
+        if let Some(path) = &self.database_url_file {
+            self.database_url = read_secret(path, "SCIMGATE_DATABASE_URL_FILE")?;
+        }
+        if let Some(path) = &self.token_hash_key_file {
+            self.token_hash_key = Some(read_secret(path, "SCIMGATE_TOKEN_HASH_KEY_FILE")?);
+        }
+        let url = &self.database_url.0;
+        if !(self.is_sqlite() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(
+                "SCIMGATE_DATABASE_URL must start with sqlite:// or postgres:// (the value is not shown: it may hold a password)"
+                    .into(),
+            );
+        }
+        if self.token_hash_key.as_ref().is_some_and(|k| k.0.is_empty()) {
+            return Err("SCIMGATE_TOKEN_HASH_KEY is empty: unset it for plain SHA-256, or give a key".into());
+        }
+        if self.pool_size() < 2 {
+            return Err(format!(
+                "SCIMGATE_DB_POOL_SIZE is {}: at least 2 connections are needed (one request's work and the token lookup of the next)",
+                self.pool_size()
+            ));
+        }
+        positive(self.db_statement_timeout, "SCIMGATE_DB_STATEMENT_TIMEOUT")
     }
 }
 
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve HTTP (the default).
-    Serve,
-    /// Apply pending migrations and exit.
-    Migrate,
-    /// Manage organizations.
-    #[command(subcommand)]
-    Org(OrgCommand),
-    /// Manage an organization's SCIM token.
-    #[command(subcommand)]
-    Token(TokenCommand),
-    /// Mint an admin API token (HS256, from the configured secret) for local use; prints it alone.
-    AdminJwt(AdminJwtCommand),
+/// A secret read from a file; a trailing newline (as `echo` and editors leave) is not part of it.
+fn read_secret(path: &std::path::Path, setting: &str) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{setting}: cannot read {}: {e}", path.display()))?;
+    let value = text.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(format!("{setting}: {} is empty", path.display()));
+    }
+    Ok(Secret(value.to_owned()))
+}
+
+/// A time bound of zero cannot work: nothing would ever be answered.
+fn positive(span: Span, setting: &str) -> Result<(), String> {
+    if span.0.is_zero() {
+        Err(format!("{setting} must be longer than 0"))
+    } else {
+        Ok(())
+    }
 }
 
 /// `admin-jwt …`
@@ -147,32 +287,32 @@ pub struct AdminJwtCommand {
     /// Lifetime of the token in seconds.
     #[arg(long, default_value_t = 3600)]
     pub ttl: u64,
+    #[command(flatten, next_help_heading = "Admin API tokens")]
+    pub admin: AdminJwtArgs,
 }
 
 /// How admin API tokens are verified (design §2 "Admin API").
 #[derive(Debug, Clone, Args)]
 pub struct AdminJwtArgs {
     /// HS256 secret of admin tokens, at least 32 bytes (development and tests).
+    #[arg(long, env = "SCIMGATE_ADMIN_JWT_HS256_SECRET", hide_env_values = true)]
+    pub admin_jwt_hs256_secret: Option<Secret>,
+    /// File holding the HS256 secret, instead of SCIMGATE_ADMIN_JWT_HS256_SECRET.
     #[arg(
         long,
-        env = "SCIMGATE_ADMIN_JWT_HS256_SECRET",
-        hide_env_values = true,
-        global = true
+        env = "SCIMGATE_ADMIN_JWT_HS256_SECRET_FILE",
+        value_name = "PATH",
+        conflicts_with = "admin_jwt_hs256_secret"
     )]
-    pub admin_jwt_hs256_secret: Option<Secret>,
+    pub admin_jwt_hs256_secret_file: Option<PathBuf>,
     /// PEM public key (RSA or EC P-256) or JWKS file of the admin token issuer; tokens naming a `kid` need a JWKS.
-    #[arg(long, env = "SCIMGATE_ADMIN_JWT_KEYS", global = true)]
+    #[arg(long, env = "SCIMGATE_ADMIN_JWT_KEYS", value_name = "PATH")]
     pub admin_jwt_keys: Option<PathBuf>,
     /// Expected `iss` of admin tokens (required with public keys; checked when set).
-    #[arg(long, env = "SCIMGATE_ADMIN_JWT_ISSUER", global = true)]
+    #[arg(long, env = "SCIMGATE_ADMIN_JWT_ISSUER")]
     pub admin_jwt_issuer: Option<String>,
     /// Expected `aud` of admin tokens.
-    #[arg(
-        long,
-        env = "SCIMGATE_ADMIN_JWT_AUDIENCE",
-        default_value = "scimgate",
-        global = true
-    )]
+    #[arg(long, env = "SCIMGATE_ADMIN_JWT_AUDIENCE", default_value = "scimgate")]
     pub admin_jwt_audience: String,
 }
 
@@ -180,10 +320,21 @@ impl Default for AdminJwtArgs {
     fn default() -> Self {
         AdminJwtArgs {
             admin_jwt_hs256_secret: None,
+            admin_jwt_hs256_secret_file: None,
             admin_jwt_keys: None,
             admin_jwt_issuer: None,
             admin_jwt_audience: "scimgate".into(),
         }
+    }
+}
+
+impl AdminJwtArgs {
+    /// Reads the HS256 secret from its `_FILE`, if given.
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        if let Some(path) = &self.admin_jwt_hs256_secret_file {
+            self.admin_jwt_hs256_secret = Some(read_secret(path, "SCIMGATE_ADMIN_JWT_HS256_SECRET_FILE")?);
+        }
+        Ok(())
     }
 }
 
@@ -197,20 +348,35 @@ pub enum OrgCommand {
         /// Whether SSO is active (gates SCIM provisioning).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         sso: bool,
+        #[command(flatten, next_help_heading = "Database")]
+        db: DbArgs,
     },
     /// List organizations (id, name, SSO active).
-    List,
+    List {
+        #[command(flatten, next_help_heading = "Database")]
+        db: DbArgs,
+    },
 }
 
-/// `token …`
+/// `token …`: ORG is the organization's id, as `org create` printed it.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Issue a token (revoking any active one); prints the plaintext alone, once.
-    Generate { org: i64 },
+    Generate(TokenArgs),
     /// Replace the active token; prints the plaintext alone, once.
-    Rotate { org: i64 },
+    Rotate(TokenArgs),
     /// Revoke the active token.
-    Revoke { org: i64 },
+    Revoke(TokenArgs),
+}
+
+/// The organization a token command acts on, and its database.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The organization's id (as `scimgate org create` printed it).
+    #[arg(value_name = "ORG")]
+    pub org: i64,
+    #[command(flatten, next_help_heading = "Database")]
+    pub db: DbArgs,
 }
 
 /// Log line format.
@@ -231,80 +397,50 @@ pub enum ConflictDetailArg {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(
-        long,
-        env = "SCIMGATE_LISTEN",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "SCIMGATE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Public base URL for `Location`, `meta.location` and `endpointUrl` (default: http://LISTEN).
-    #[arg(long, env = "SCIMGATE_PUBLIC_URL", global = true)]
+    #[arg(long, env = "SCIMGATE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// `org` names the organization holding a clashing display name; `anonymous` does not.
-    #[arg(
-        long,
-        env = "SCIMGATE_CONFLICT_DETAIL",
-        value_enum,
-        default_value = "org",
-        global = true
-    )]
+    #[arg(long, env = "SCIMGATE_CONFLICT_DETAIL", value_enum, default_value = "org")]
     pub conflict_detail: ConflictDetailArg,
     /// Instance switch for SCIM provisioning and delegation.
-    #[arg(long, env = "SCIMGATE_IDP_DELEGATION_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    #[arg(long, env = "SCIMGATE_IDP_DELEGATION_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub idp_delegation_enabled: bool,
     /// Comma-separated organization ids allowed (unset: all; empty: none).
-    #[arg(long, env = "SCIMGATE_IDP_DELEGATION_ALLOWED_ORGS", global = true)]
+    #[arg(long, env = "SCIMGATE_IDP_DELEGATION_ALLOWED_ORGS")]
     pub idp_delegation_allowed_orgs: Option<String>,
     /// Sustained SCIM requests per second per organization.
-    #[arg(long, env = "SCIMGATE_ORG_RATE_LIMIT", default_value_t = 100, global = true)]
+    #[arg(long, env = "SCIMGATE_ORG_RATE_LIMIT", default_value_t = 100)]
     pub org_rate_limit: u32,
     /// Requests an organization may send at once above its sustained rate.
-    #[arg(long, env = "SCIMGATE_ORG_BURST", default_value_t = 200, global = true)]
+    #[arg(long, env = "SCIMGATE_ORG_BURST", default_value_t = 200)]
     pub org_burst: u32,
     /// SCIM requests of one organization in flight at once.
-    #[arg(
-        long,
-        env = "SCIMGATE_ORG_MAX_CONCURRENCY",
-        default_value_t = 32,
-        global = true
-    )]
+    #[arg(long, env = "SCIMGATE_ORG_MAX_CONCURRENCY", default_value_t = 32)]
     pub org_max_concurrency: usize,
     /// Longest a request may take, reading its body included (well before the IdPs' 60 s).
-    #[arg(long, env = "SCIMGATE_REQUEST_TIMEOUT", default_value = "30s", global = true)]
+    #[arg(long, env = "SCIMGATE_REQUEST_TIMEOUT", default_value = "30s")]
     pub request_timeout: Span,
     /// Longest a client may take to send a request's headers (slow clients are dropped).
-    #[arg(
-        long,
-        env = "SCIMGATE_HEADER_READ_TIMEOUT",
-        default_value = "10s",
-        global = true
-    )]
+    #[arg(long, env = "SCIMGATE_HEADER_READ_TIMEOUT", default_value = "10s")]
     pub header_read_timeout: Span,
     /// An answer the client does not read for this long is dropped.
-    #[arg(long, env = "SCIMGATE_WRITE_TIMEOUT", default_value = "30s", global = true)]
+    #[arg(long, env = "SCIMGATE_WRITE_TIMEOUT", default_value = "30s")]
     pub write_timeout: Span,
     /// Open client connections at most; further ones wait in the listen backlog.
-    #[arg(long, env = "SCIMGATE_MAX_CONNECTIONS", default_value_t = 4096, global = true)]
+    #[arg(long, env = "SCIMGATE_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
     /// On SIGTERM, how long requests in flight may take to finish before connections are closed.
-    #[arg(long, env = "SCIMGATE_SHUTDOWN_GRACE", default_value = "25s", global = true)]
+    #[arg(long, env = "SCIMGATE_SHUTDOWN_GRACE", default_value = "25s")]
     pub shutdown_grace: Span,
     /// Comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed for the audited client address.
-    #[arg(long, env = "SCIMGATE_TRUSTED_PROXIES", global = true)]
+    #[arg(long, env = "SCIMGATE_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
     /// Serve `/metrics` on this address instead of the main listener (keep it off the IdPs' port).
-    #[arg(long, env = "SCIMGATE_METRICS_LISTEN", global = true)]
+    #[arg(long, env = "SCIMGATE_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
-    /// Log format.
-    #[arg(
-        long,
-        env = "SCIMGATE_LOG_FORMAT",
-        value_enum,
-        default_value = "text",
-        global = true
-    )]
-    pub log_format: LogFormat,
 }
 
 impl Default for ServeArgs {
@@ -325,12 +461,35 @@ impl Default for ServeArgs {
             shutdown_grace: Span(Duration::from_secs(25)),
             trusted_proxies: None,
             metrics_listen: None,
-            log_format: LogFormat::Text,
         }
     }
 }
 
 impl ServeArgs {
+    /// Refuses values that cannot work, with a message naming the setting.
+    pub fn check(&self) -> Result<(), String> {
+        for (value, setting) in [
+            (self.org_rate_limit as usize, "SCIMGATE_ORG_RATE_LIMIT"),
+            (self.org_burst as usize, "SCIMGATE_ORG_BURST"),
+            (self.org_max_concurrency, "SCIMGATE_ORG_MAX_CONCURRENCY"),
+            (self.max_connections, "SCIMGATE_MAX_CONNECTIONS"),
+        ] {
+            if value == 0 {
+                return Err(format!("{setting} is 0: no request could ever be served"));
+            }
+        }
+        positive(self.request_timeout, "SCIMGATE_REQUEST_TIMEOUT")?;
+        positive(self.header_read_timeout, "SCIMGATE_HEADER_READ_TIMEOUT")?;
+        positive(self.write_timeout, "SCIMGATE_WRITE_TIMEOUT")?;
+        if let Some(public) = &self.public_url {
+            check_public_url(public)?;
+        }
+        if self.metrics_listen.as_deref() == Some(self.listen.as_str()) {
+            return Err("SCIMGATE_METRICS_LISTEN must differ from SCIMGATE_LISTEN".into());
+        }
+        Gates::from_args(self).map(|_| ())
+    }
+
     /// The per-organization limits.
     pub fn limits(&self) -> crate::routing::limits::LimitSettings {
         crate::routing::limits::LimitSettings {
@@ -339,6 +498,25 @@ impl ServeArgs {
             max_in_flight: self.org_max_concurrency,
         }
     }
+}
+
+/// `SCIMGATE_PUBLIC_URL` builds every `Location` the IdPs follow: it must be an absolute http(s)
+/// URL with a host, and nothing after its path.
+fn check_public_url(public: &str) -> Result<(), String> {
+    let refuse = |why: &str| Err(format!("SCIMGATE_PUBLIC_URL \"{public}\" {why}"));
+    let Ok(url) = url::Url::parse(public) else {
+        return refuse("is not an absolute URL (e.g. https://scim.example.com)");
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return refuse("must start with https:// (or http://)");
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return refuse("has no host");
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return refuse("must not carry credentials, a query or a fragment");
+    }
+    Ok(())
 }
 
 /// Settings a request needs, derived from [`ServeArgs`].

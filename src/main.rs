@@ -1,34 +1,38 @@
-//! The `scimgate` binary: `serve` (default), `migrate`, `org`, `token`, `admin-jwt`.
+//! The `scimgate` binary: `serve` (default), `migrate`, `org`, `token`, `admin-jwt`. Settings are
+//! checked before any command opens (or migrates) the database.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
 use scimgate::app;
-use scimgate::config::{Cli, Command, LogFormat, OrgCommand, TokenCommand};
+use scimgate::config::{Cli, Command, DbArgs, LogArgs, LogFormat, OrgCommand, TokenArgs, TokenCommand};
 use scimgate::instance::Instance;
 use scimgate::store::tokens::IssueMode;
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn"));
+fn init_logging(log: &LogArgs) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.log_filter)
+        .map_err(|e| format!("SCIMGATE_LOG \"{}\" is not a log filter: {e}", log.log_filter))?;
     // Logs go to standard error: standard output is for values scripts capture.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    match format {
+    match log.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.serve.log_format);
-    match run(cli).await {
-        Ok(code) => code,
+    let command = Cli::parse_args();
+    let result = match init_logging(&command.log()) {
+        Ok(()) => run(command).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("scimgate: {e}");
             ExitCode::FAILURE
@@ -36,26 +40,39 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    // Minting is local: it must work without (and never create or migrate) a database.
-    if let Some(Command::AdminJwt(cmd)) = &cli.command {
-        println!("{}", app::admin_jwt(&cli.admin, cmd)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let store = app::open_store(&cli.db).await?;
-    match cli.command {
-        None | Some(Command::Serve) => app::serve(store, &cli.db, &cli.serve, &cli.admin).await?,
-        // Answered above, before the store was opened.
-        Some(Command::AdminJwt(_)) => {}
-        Some(Command::Migrate) => eprintln!("migrations applied"),
-        Some(Command::Org(OrgCommand::Create { name, sso })) => {
+/// Checks a command's database settings, then opens and migrates the database.
+async fn open(mut db: DbArgs) -> Result<(scimgate::store::Store, DbArgs), Box<dyn std::error::Error>> {
+    db.check()?;
+    let store = app::open_store(&db).await?;
+    Ok((store, db))
+}
+
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve(mut serve) => {
+            serve.check()?;
+            let store = app::open_store(&serve.db).await?;
+            app::serve(store, &serve.db, &serve.serve, &serve.admin).await?;
+        }
+        // Minting is local: it must work without (and never create or migrate) a database.
+        Command::AdminJwt(mut cmd) => {
+            cmd.admin.read_secret_files()?;
+            println!("{}", app::admin_jwt(&cmd.admin, &cmd)?);
+        }
+        Command::Migrate(cmd) => {
+            open(cmd.db).await?;
+            eprintln!("migrations applied");
+        }
+        Command::Org(OrgCommand::Create { name, sso, db }) => {
+            let (store, _) = open(db).await?;
             let org = Instance::new(store)
                 .create_organization(&name, sso)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{}", org.id);
         }
-        Some(Command::Org(OrgCommand::List)) => {
+        Command::Org(OrgCommand::List { db }) => {
+            let (store, _) = open(db).await?;
             for org in Instance::new(store)
                 .organizations()
                 .await
@@ -64,30 +81,29 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 println!("{}\t{}\tsso={}", org.id, org.name, org.sso_active);
             }
         }
-        Some(Command::Token(cmd)) => {
-            let hasher = app::hasher(&cli.db);
-            match cmd {
-                TokenCommand::Generate { org } => {
-                    if let Some(token) = app::issue_token(&store, &hasher, org, IssueMode::Generate).await? {
-                        println!("{token}");
-                    }
-                }
-                TokenCommand::Rotate { org } => {
-                    match app::issue_token(&store, &hasher, org, IssueMode::Rotate).await? {
-                        Some(token) => println!("{token}"),
-                        None => {
-                            return Err(format!("organization {org} has no active token to rotate").into());
-                        }
-                    }
-                }
-                TokenCommand::Revoke { org } => {
-                    if !app::revoke_token(&store, org).await? {
-                        return Err(format!("organization {org} has no active token").into());
-                    }
-                    eprintln!("token of organization {org} revoked");
-                }
+        Command::Token(cmd) => token(cmd).await?,
+    }
+    Ok(())
+}
+
+async fn token(cmd: TokenCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let (mode, TokenArgs { org, db }) = match cmd {
+        TokenCommand::Generate(args) => (Some(IssueMode::Generate), args),
+        TokenCommand::Rotate(args) => (Some(IssueMode::Rotate), args),
+        TokenCommand::Revoke(args) => (None, args),
+    };
+    let (store, db) = open(db).await?;
+    match mode {
+        Some(mode) => match app::issue_token(&store, &app::hasher(&db), org, mode).await? {
+            Some(token) => println!("{token}"),
+            None => return Err(format!("organization {org} has no active token to rotate").into()),
+        },
+        None => {
+            if !app::revoke_token(&store, org).await? {
+                return Err(format!("organization {org} has no active token").into());
             }
+            eprintln!("token of organization {org} revoked");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -77,6 +77,15 @@ pub fn sqlite_url() -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
+/// For a test marked `#[ignore = "needs PostgreSQL"]`: fails loudly when run without it, so it can
+/// never pass having checked nothing.
+pub fn require_postgres() {
+    assert!(
+        on_postgres(),
+        "this test needs PostgreSQL: set SCIMGATE_TEST_DATABASE_URL=postgres://… (see DEVELOPERS.md)"
+    );
+}
+
 /// Whether the tests run on PostgreSQL.
 pub fn on_postgres() -> bool {
     database_url().starts_with("postgres")

@@ -253,3 +253,35 @@ impl Store {
         Ok(Page { total, rows })
     }
 }
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+
+    /// The statement timeout is a session setting of every pooled PostgreSQL connection.
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL"]
+    async fn the_statement_timeout_reaches_postgres() {
+        let url = std::env::var("SCIMGATE_TEST_DATABASE_URL").unwrap_or_default();
+        assert!(
+            url.starts_with("postgres"),
+            "set SCIMGATE_TEST_DATABASE_URL=postgres://…"
+        );
+        let pool = PoolSettings {
+            max_connections: 2,
+            statement_timeout: Duration::from_millis(1234),
+        };
+        let store = Store::connect(&url, pool).await.expect("connect");
+        let row = store
+            .conn()
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SHOW statement_timeout",
+            ))
+            .await
+            .expect("show")
+            .expect("a row");
+        let setting: String = row.try_get_by_index(0).expect("text");
+        assert_eq!(setting, "1234ms");
+    }
+}

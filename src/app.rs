@@ -85,6 +85,7 @@ pub async fn serve(
         tracing::warn!("no admin JWT key configured: the admin API refuses every request");
     }
     state.token_usage.clone().spawn_flusher(state.store.clone());
+    crate::retention::spawn(state.store.clone(), args.audit_retention_days);
     let usage = state.token_usage.clone();
     let store = state.store.clone();
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;

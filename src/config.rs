@@ -441,6 +441,14 @@ pub struct ServeArgs {
     /// Serve `/metrics` on this address instead of the main listener (keep it off the IdPs' port).
     #[arg(long, env = "SCIMGATE_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// Audit events older than this many days are deleted in the background (0 keeps everything).
+    #[arg(
+        long,
+        env = "SCIMGATE_AUDIT_RETENTION_DAYS",
+        value_name = "DAYS",
+        default_value_t = 400
+    )]
+    pub audit_retention_days: u32,
 }
 
 impl Default for ServeArgs {
@@ -461,6 +469,7 @@ impl Default for ServeArgs {
             shutdown_grace: Span(Duration::from_secs(25)),
             trusted_proxies: None,
             metrics_listen: None,
+            audit_retention_days: 400,
         }
     }
 }

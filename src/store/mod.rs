@@ -8,6 +8,7 @@ mod error;
 pub mod filter_sql;
 pub mod groups;
 pub mod orgs;
+mod retention;
 pub mod stats;
 pub mod teams;
 pub mod tokens;

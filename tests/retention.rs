@@ -1,0 +1,86 @@
+//! Audit retention: events older than the retention period are deleted (in batches, across
+//! several of them here), newer ones and the rest of the database stay.
+
+mod common;
+
+use common::{Scim, TestApp, unique};
+use sea_orm::ConnectionTrait;
+
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+#[tokio::test]
+async fn events_older_than_the_retention_period_are_deleted_in_batches_and_newer_ones_stay() {
+    let app = TestApp::new().await;
+    let org = app.org("retention").await;
+    // A real event of today, written by a real change.
+    Scim::new(&app, &org).create_group(&unique("Retained")).await;
+    let now = scimgate::store::now_micros();
+    let old = now - 401 * DAY_MICROS;
+    let recent = now - 399 * DAY_MICROS;
+    let sql = app.sql_connection().await;
+    let backend = sql.get_database_backend();
+    let insert = |at: i64, n: i64, tag: &str| match backend {
+        sea_orm::DbBackend::Postgres => format!(
+            "INSERT INTO audit_events (org_id, event_type, actor, target, correlation_id, at) \
+             SELECT {}, 'retention_test', 'System', '{tag}', '{tag}', {at} FROM generate_series(1, {n})",
+            org.id
+        ),
+        _ => format!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) \
+             INSERT INTO audit_events (org_id, event_type, actor, target, correlation_id, at) \
+             SELECT {}, 'retention_test', 'System', '{tag}', '{tag}', {at} FROM s",
+            org.id
+        ),
+    };
+    // More than two batches of expired events, and some that are not expired yet.
+    sql.execute_unprepared(&insert(old, 2_500, "expired"))
+        .await
+        .expect("old events");
+    sql.execute_unprepared(&insert(recent, 7, "recent"))
+        .await
+        .expect("recent events");
+    let count = |tag: &'static str| {
+        let sql = &sql;
+        async move {
+            let row = sql
+                .query_one_raw(sea_orm::Statement::from_string(
+                    backend,
+                    format!(
+                        "SELECT COUNT(*) FROM audit_events WHERE org_id = {} AND correlation_id = '{tag}'",
+                        org.id
+                    ),
+                ))
+                .await
+                .expect("count")
+                .expect("row");
+            row.try_get_by_index::<i64>(0).expect("integer")
+        }
+    };
+    assert_eq!(count("expired").await, 2_500);
+
+    let deleted = scimgate::retention::purge_expired(&app.store, 400)
+        .await
+        .expect("purge");
+    assert!(deleted >= 2_500, "deleted {deleted}");
+    assert_eq!(
+        count("expired").await,
+        0,
+        "every expired event goes, over several batches"
+    );
+    assert_eq!(count("recent").await, 7, "events inside the period stay");
+    let today = app
+        .send(
+            axum::http::Method::GET,
+            &format!("/api/orgs/{}/audit-events?type=idp_group_created", org.id),
+            Some(&common::owner_jwt(org.id)),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        today.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        today.text
+    );
+}

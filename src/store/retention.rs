@@ -23,7 +23,7 @@ impl Store {
                 ))
                 .await?;
             let locked = match row {
-                Some(row) => row.try_get_by_index::<bool>(0).map_err(sea_orm::DbErr::from)?,
+                Some(row) => row.try_get_by_index::<bool>(0)?,
                 None => false,
             };
             if !locked {

@@ -205,9 +205,17 @@ async fn request_id_is_echoed_when_plain_and_generated_otherwise() {
     assert_eq!(scim.header("x-request-id"), Some(given));
 }
 
+/// Outside the SCIM base URLs an unknown path is not a SCIM route: it answers the admin API's
+/// error body (issue 6: every error carries its API's body).
 #[tokio::test]
-async fn unknown_paths_outside_scim_are_scim_404s() {
+async fn unknown_paths_outside_scim_are_admin_404s() {
     let app = TestApp::new().await;
+    let assert_admin_404 = |answer: &common::Answer| {
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text);
+        assert_eq!(answer.header("content-type"), Some("application/json"));
+        assert_eq!(answer.body["status"], serde_json::json!(404), "{}", answer.text);
+        assert!(answer.body["message"].is_string(), "{}", answer.text);
+    };
     for path in [
         "/nope",
         "/api",
@@ -216,13 +224,12 @@ async fn unknown_paths_outside_scim_are_scim_404s() {
         "/scim/v2/Users",
         "/metrics/extra",
     ] {
-        let answer = app.send(Method::GET, path, None, None, &[]).await;
-        assert_scim_error(&answer, 404, None);
+        assert_admin_404(&app.send(Method::GET, path, None, None, &[]).await);
     }
     let post = app
         .send(Method::POST, "/nope", None, Some(&serde_json::json!({})), &[])
         .await;
-    assert_scim_error(&post, 404, None);
+    assert_admin_404(&post);
 }
 
 /// A token lookup the database cannot complete is 503 + Retry-After (IdPs quarantine on 401s),

@@ -1,6 +1,6 @@
 //! The catalog layer's error type; the routing layer maps it to SCIM errors in one place.
 
-use crate::scim::error::ScimError;
+use crate::scim::error::{ScimError, excerpt};
 use crate::store::{ListError, StoreError, Violation, WriteError};
 
 /// Who holds a display name that another write wanted.
@@ -102,7 +102,8 @@ impl CatalogError {
             // a user being added): the client's request lost a race, not a bug of ours.
             WriteError::Store(StoreError::Violation(Violation::ForeignKey)) => {
                 CatalogError::Conflict(format!(
-                    "{kind} {id}: something it refers to was removed while the change was being made; retry"
+                    "{kind} {}: something it refers to was removed while the change was being made; retry",
+                    excerpt(id)
                 ))
             }
             WriteError::Store(StoreError::Violation(Violation::TeamLink)) => {
@@ -112,7 +113,8 @@ impl CatalogError {
                 CatalogError::Conflict("a team with this name already exists in this organization".into())
             }
             WriteError::ScimManaged => CatalogError::Conflict(format!(
-                "{kind} {id} is managed by the IdP over SCIM and can only be removed by it"
+                "{kind} {} is managed by the IdP over SCIM and can only be removed by it",
+                excerpt(id)
             )),
             WriteError::Store(s) => s.into(),
         }

@@ -1,10 +1,18 @@
-//! The one place where errors become HTTP responses: every error body is a SCIM Error.
+//! The one place where errors become HTTP responses. Every error carries its API's body: a SCIM
+//! Error under the SCIM base URLs, `{"status": <int>, "message": "…"}` everywhere else (admin API,
+//! `/healthz`, `/readyz`, `/metrics`); [`complete_error_bodies`] gives that body to the errors
+//! axum answers by itself (405, extractor rejections). No error grows with the input it refuses:
+//! quoted input is an [`excerpt`] and every message is capped at [`MAX_DETAIL_CHARS`].
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use crate::catalog::{CatalogError, NameHolder};
-use crate::scim::error::ScimError;
+use crate::scim::error::{MAX_DETAIL_CHARS, ScimError, excerpt, truncate_chars};
 use crate::scim::resource::error_body;
 
 /// Content type of every SCIM answer.
@@ -71,7 +79,9 @@ impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         let error = match e {
             CatalogError::Invalid(e) => e,
-            CatalogError::NotFound { kind, id } => ScimError::not_found(format!("{kind} {id} not found")),
+            CatalogError::NotFound { kind, id } => {
+                ScimError::not_found(format!("{kind} {} not found", excerpt(&id)))
+            }
             CatalogError::PreconditionFailed => ScimError::new(
                 412,
                 "The resource has changed: its version does not match If-Match",
@@ -104,7 +114,7 @@ impl From<CatalogError> for ApiError {
                     "members {} are not users of this organization{more}",
                     shown
                         .iter()
-                        .map(|id| format!("\"{id}\""))
+                        .map(|id| format!("\"{}\"", excerpt(id)))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ))
@@ -126,7 +136,9 @@ impl From<CatalogError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, error_body(&self.error).to_string()).into_response();
+        let mut error = self.error;
+        error.detail = truncate_chars(&error.detail, MAX_DETAIL_CHARS);
+        let mut response = (status, error_body(&error).to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
         if self.www_authenticate {
@@ -139,5 +151,195 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+/// The error body of the admin API, `/healthz`, `/readyz` and `/metrics`:
+/// `{"status": <int>, "message": "…"}`, with `Retry-After` (seconds) when given.
+pub fn admin_error_response(status: StatusCode, message: &str, retry_after: Option<u64>) -> Response {
+    let body = json!({"status": status.as_u16(), "message": truncate_chars(message, MAX_DETAIL_CHARS)});
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// Which API a path belongs to, and so which error body it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Under `/api/orgs/{orgId}/scim/v2` or `/orgs/{orgId}/scim/v2`: SCIM Errors.
+    Scim,
+    /// Everything else (admin API, operator endpoints): `{status, message}`.
+    Admin,
+}
+
+impl Family {
+    /// The family of a request path.
+    pub fn of(path: &str) -> Family {
+        let rest = path.strip_prefix("/api").unwrap_or(path);
+        let under_scim_base = rest
+            .strip_prefix("/orgs/")
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(_, after)| after == "scim/v2" || after.starts_with("scim/v2/"));
+        if under_scim_base {
+            Family::Scim
+        } else {
+            Family::Admin
+        }
+    }
+}
+
+/// An error response in the body of `path`'s API (for errors raised outside any handler, such as
+/// a timeout in a middleware).
+pub fn error_response_for(
+    path: &str,
+    status: StatusCode,
+    message: &str,
+    retry_after: Option<u64>,
+) -> Response {
+    match Family::of(path) {
+        Family::Scim => ApiError {
+            retry_after,
+            ..ScimError::new(status.as_u16(), message).into()
+        }
+        .into_response(),
+        Family::Admin => admin_error_response(status, message, retry_after),
+    }
+}
+
+/// Whether some segment of a raw (percent-encoded) path does not decode to UTF-8.
+fn has_non_utf8_segment(path: &str) -> bool {
+    path.split('/')
+        .any(|segment| std::str::from_utf8(&percent_decode(segment)).is_err())
+}
+
+/// Decodes `%XX` escapes; a `%` not followed by two hex digits stays as it is.
+fn percent_decode(segment: &str) -> Vec<u8> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|h| char::from(*h).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                // Two hex digits are at most 0xFF.
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(u8::MAX));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether a response already carries a JSON body (a handler's own error: never re-wrapped).
+fn has_json_body(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.trim_start().to_ascii_lowercase();
+            ct.starts_with("application/json") || ct.starts_with("application/scim+json")
+        })
+}
+
+/// What to say for an error axum produced without a body of ours.
+fn default_message(status: StatusCode, method: &Method, allow: Option<&str>) -> String {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => match allow.filter(|a| !a.is_empty()) {
+            Some(allow) => format!(
+                "{} is not allowed on this path (allowed: {})",
+                excerpt(method.as_str()),
+                excerpt(allow)
+            ),
+            None => format!("{} is not allowed on this path", excerpt(method.as_str())),
+        },
+        StatusCode::NOT_FOUND => "not found".to_owned(),
+        StatusCode::BAD_REQUEST => "the request is malformed".to_owned(),
+        other => other.canonical_reason().unwrap_or("error").to_owned(),
+    }
+}
+
+/// Middleware: an error response that has no JSON body yet (axum's own 405, a path or query
+/// rejection) gets the body of its route's API, keeping its status and headers (`Allow`,
+/// `Retry-After`, `WWW-Authenticate`) and extensions. A path segment that is not UTF-8 names
+/// no resource, so the path rejection it causes is a 404.
+pub async fn complete_error_bodies(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let family = Family::of(path);
+    let non_utf8 = has_non_utf8_segment(path);
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || has_json_body(&response) {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let (status, message) = if non_utf8 && status == StatusCode::BAD_REQUEST {
+        (
+            StatusCode::NOT_FOUND,
+            "not found: a path segment is not valid UTF-8, so it names no resource".to_owned(),
+        )
+    } else {
+        let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok());
+        (status, default_message(status, &method, allow))
+    };
+    let shaped = match family {
+        Family::Scim => ApiError::from(ScimError::new(status.as_u16(), message)).into_response(),
+        Family::Admin => admin_error_response(status, &message, None),
+    };
+    let (shaped_parts, body) = shaped.into_parts();
+    parts.status = status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &shaped_parts.headers {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, Body::new(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_follow_the_scim_base_urls() {
+        assert_eq!(Family::of("/api/orgs/1/scim/v2/Users"), Family::Scim);
+        assert_eq!(Family::of("/orgs/1/scim/v2"), Family::Scim);
+        assert_eq!(Family::of("/orgs/x/scim/v2/"), Family::Scim);
+        assert_eq!(Family::of("/api/orgs/1/scim/config"), Family::Admin);
+        assert_eq!(Family::of("/api/orgs/1/scim/v2x"), Family::Admin);
+        assert_eq!(Family::of("/api/orgs/1/teams"), Family::Admin);
+        assert_eq!(Family::of("/healthz"), Family::Admin);
+        assert_eq!(Family::of("/"), Family::Admin);
+    }
+
+    #[test]
+    fn non_utf8_segments_are_found_after_decoding() {
+        assert!(has_non_utf8_segment("/api/orgs/1/scim/v2/Users/%FF"));
+        assert!(has_non_utf8_segment("/a/%c3%28"));
+        assert!(!has_non_utf8_segment("/a/%C3%A9/%%/%4"));
+        assert!(!has_non_utf8_segment("/api/orgs/1/scim/v2/Users/abc"));
+    }
+
+    #[test]
+    fn details_are_capped_where_they_become_responses() {
+        let huge = "x".repeat(1_000_000);
+        let response = ApiError::from(ScimError::invalid_value(huge.clone())).into_response();
+        assert!(response.headers().get(header::CONTENT_TYPE).is_some());
+        let error = CatalogError::UnknownMembers(vec![huge.clone(), huge]);
+        let detail = ApiError::from(error).error.detail;
+        assert!(detail.len() < 400, "{} bytes", detail.len());
     }
 }

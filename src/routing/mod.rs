@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)
+        .layer(middleware::from_fn(error::complete_error_bodies))
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -1,13 +1,16 @@
-//! Operator endpoints: liveness, readiness, Prometheus metrics.
+//! Operator endpoints: liveness, readiness, Prometheus metrics. Their errors use the admin API's
+//! body, `{"status": <int>, "message": "…"}` (design §2).
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{admin_error_response, error_response_for};
 use crate::instance::Instance;
-use crate::scim::error::ScimError;
+
+/// Seconds a probe should wait before asking again after a 503.
+const READY_RETRY_AFTER_SECS: u64 = 5;
 
 /// The process is up.
 pub async fn healthz() -> &'static str {
@@ -18,10 +21,18 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.migrations_applied().await {
         Ok(true) => (StatusCode::OK, "ready\n").into_response(),
-        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending\n").into_response(),
+        Ok(false) => admin_error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: database migrations are pending",
+            Some(READY_RETRY_AFTER_SECS),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+            admin_error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database is unavailable",
+                Some(READY_RETRY_AFTER_SECS),
+            )
         }
     }
 }
@@ -50,7 +61,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     response
 }
 
-/// Unknown paths outside the SCIM base URLs.
-pub async fn not_found() -> ApiError {
-    ScimError::not_found("not found").into()
+/// Unknown paths outside the SCIM base URLs (which have a fallback of their own, after
+/// authentication).
+pub async fn not_found(uri: Uri) -> Response {
+    error_response_for(uri.path(), StatusCode::NOT_FOUND, "not found", None)
 }

@@ -94,6 +94,27 @@ impl ScimError {
     }
 }
 
+/// Characters of client input an error message may quote.
+pub const EXCERPT_CHARS: usize = 64;
+
+/// Longest `detail` sent to a client, in characters: a backstop for messages that quote several
+/// excerpts or that escaped [`excerpt`].
+pub const MAX_DETAIL_CHARS: usize = 1024;
+
+/// At most [`EXCERPT_CHARS`] characters of client input for an error message, with "…" when cut:
+/// an error must never grow with the input it refuses (a 1 MB id is not echoed whole).
+pub fn excerpt(input: &str) -> String {
+    truncate_chars(input, EXCERPT_CHARS)
+}
+
+/// `text` cut to at most `max` characters (on a character boundary), "…" marking a cut.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
+    }
+}
+
 impl fmt::Display for ScimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.status, self.detail)
@@ -101,3 +122,21 @@ impl fmt::Display for ScimError {
 }
 
 impl std::error::Error for ScimError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_short_and_cut_on_character_boundaries() {
+        assert_eq!(excerpt("abc"), "abc");
+        let exact = "x".repeat(EXCERPT_CHARS);
+        assert_eq!(excerpt(&exact), exact);
+        let long = "é".repeat(1_000_000);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(truncate_chars("🦀🦀🦀", 2), "🦀🦀…");
+        assert_eq!(truncate_chars("", 0), "");
+    }
+}

@@ -10,6 +10,7 @@
 use serde_json::Value;
 
 use super::ast::{AttrPath, CompareOp, Filter, PatchPath};
+use super::error::excerpt;
 
 /// Why a filter, path or attribute name was refused; the message is shown to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,6 +111,9 @@ fn err(msg: impl Into<String>) -> FilterError {
     FilterError(msg.into())
 }
 
+/// Refuses what no parse may accept: input beyond [`MAX_FILTER_BYTES`], and U+0000 (PostgreSQL
+/// cannot hold it in text, so a filter value with it could only fail there; refused here the same
+/// way on both databases).
 fn check_len(input: &str, what: &str) -> Result<(), FilterError> {
     if input.len() > MAX_FILTER_BYTES {
         return Err(err(format!(
@@ -117,7 +121,17 @@ fn check_len(input: &str, what: &str) -> Result<(), FilterError> {
             input.len()
         )));
     }
+    if let Some(at) = input.find('\0') {
+        return Err(err(format!(
+            "a NUL character (U+0000) at offset {at} is not allowed in a {what}"
+        )));
+    }
     Ok(())
+}
+
+/// Client input quoted in a message: a short, escaped excerpt.
+fn quoted(input: &str) -> String {
+    format!("{:?}", excerpt(input))
 }
 
 /// Bytes of ATTRNAME (`ALPHA / DIGIT / "-" / "_"`); also what separates keywords from what follows.
@@ -146,8 +160,9 @@ fn check_name(name: &str, at: usize) -> Result<(), FilterError> {
     }
     if !is_attr_name(name) {
         return Err(err(format!(
-            "invalid attribute name {name:?} at offset {at} (a name starts with a letter and \
-             contains only letters, digits, '-' and '_')"
+            "invalid attribute name {} at offset {at} (a name starts with a letter and \
+             contains only letters, digits, '-' and '_')",
+            quoted(name)
         )));
     }
     Ok(())
@@ -167,8 +182,9 @@ fn check_urn(urn: &str, at: usize) -> Result<(), FilterError> {
     }
     if !well_formed || segments < 3 {
         return Err(err(format!(
-            "invalid schema URN {urn:?} at offset {at} (expected something like \
-             urn:ietf:params:scim:schemas:core:2.0:User before the attribute name)"
+            "invalid schema URN {} at offset {at} (expected something like \
+             urn:ietf:params:scim:schemas:core:2.0:User before the attribute name)",
+            quoted(urn)
         )));
     }
     Ok(())
@@ -393,7 +409,8 @@ impl<'a> Parser<'a> {
         let sub_attr = parts.next();
         if parts.next().is_some() {
             return Err(err(format!(
-                "attribute path {text:?} at offset {start} has more than one sub-attribute"
+                "attribute path {} at offset {start} has more than one sub-attribute",
+                quoted(text)
             )));
         }
         check_name(attr, rest_at)?;
@@ -437,8 +454,9 @@ impl<'a> Parser<'a> {
         // that carry their own sub-attributes.
         if path.sub_attr.is_some() {
             return Err(err(format!(
-                "a value filter must follow a top-level attribute, not {path_text:?} \
-                 (offset {open})"
+                "a value filter must follow a top-level attribute, not {} \
+                 (offset {open})",
+                quoted(path_text)
             )));
         }
         let depth = self.enter(depth, open)?;
@@ -515,13 +533,16 @@ impl<'a> Parser<'a> {
             }
             if word.is_empty() {
                 return Err(err(format!(
-                    "expected an operator after {after:?} at offset {at}, found {}",
+                    "expected an operator after {} at offset {at}, found {}",
+                    quoted(after),
                     self.found(at)
                 )));
             }
             return Err(err(format!(
-                "unknown operator {word:?} after {after:?} at offset {at} (expected eq, ne, co, \
-                 sw, ew, gt, ge, lt, le or pr)"
+                "unknown operator {} after {} at offset {at} (expected eq, ne, co, \
+                 sw, ew, gt, ge, lt, le or pr)",
+                quoted(word),
+                quoted(after)
             )));
         };
         self.pos = end;
@@ -555,8 +576,9 @@ impl<'a> Parser<'a> {
                     Value::Null
                 } else {
                     return Err(err(format!(
-                        "expected a value after {op_word:?} at offset {at}, found {word:?} \
-                         (strings must be in double quotes)"
+                        "expected a value after {op_word:?} at offset {at}, found {} \
+                         (strings must be in double quotes)",
+                        quoted(word)
                     )));
                 };
                 self.pos = end;
@@ -590,6 +612,10 @@ impl<'a> Parser<'a> {
         let end = i + 1;
         let literal = self.slice(start, end);
         match serde_json::from_str::<String>(literal) {
+            Ok(s) if s.contains('\0') => Err(err(format!(
+                "the string value at offset {start} contains a NUL character (U+0000), which is \
+                 not allowed"
+            ))),
             Ok(s) => {
                 self.pos = end;
                 Ok(Value::String(s))
@@ -640,8 +666,8 @@ impl<'a> Parser<'a> {
         let bad = |this: &Self| {
             let end = this.run_end(start, |b| is_path_byte(b) || b == b'+');
             err(format!(
-                "invalid number {:?} at offset {start}",
-                this.slice(start, end)
+                "invalid number {} at offset {start}",
+                quoted(this.slice(start, end))
             ))
         };
         if !ok {
@@ -657,8 +683,8 @@ impl<'a> Parser<'a> {
                 let msg = e.to_string();
                 let reason = msg.split(" at line ").next().unwrap_or_default();
                 Err(err(format!(
-                    "invalid number {:?} at offset {start}: {reason}",
-                    self.slice(start, i)
+                    "invalid number {} at offset {start}: {reason}",
+                    quoted(self.slice(start, i))
                 )))
             }
         }
@@ -1827,5 +1853,36 @@ mod tests {
         assert!(bad("\"userName\"").contains("expected an attribute name"));
         assert!(bad(&"a".repeat(MAX_FILTER_BYTES + 1)).contains("too long"));
         assert!(parse_attr_path(&"a".repeat(MAX_FILTER_BYTES)).is_ok());
+    }
+
+    #[test]
+    fn nul_is_refused_with_an_offset() {
+        let raw = fe("userName eq \"a\u{0}b\"");
+        assert!(raw.contains("NUL") && raw.contains("offset 14"), "{raw}");
+        let escaped = fe("userName eq \"a\\u0000b\"");
+        assert!(
+            escaped.contains("NUL") && escaped.contains("offset 12"),
+            "{escaped}"
+        );
+        let in_value_filter = fe("emails[value eq \"\\u0000\"]");
+        assert!(in_value_filter.contains("NUL"), "{in_value_filter}");
+        assert!(parse_attr_path("userName\u{0}").is_err());
+        assert!(parse_patch_path("members[value eq \"\\u0000\"]").is_err());
+        // An escaped backslash followed by "u0000" is text, not NUL.
+        assert!(parse_filter("userName eq \"a\\\\u0000\"").is_ok());
+    }
+
+    #[test]
+    fn quoted_input_is_an_excerpt() {
+        let long_name = format!("a{}!", "b".repeat(3000));
+        for filter in [
+            format!("{long_name} eq 1"),
+            format!("a eq 1{}", "2".repeat(3000) + "x"),
+            format!("a {} 1", "q".repeat(3000)),
+            format!("urn:{}:x eq 1", "-".repeat(3000)),
+        ] {
+            let e = fe(&filter);
+            assert!(e.len() < 400, "{} bytes: {e}", e.len());
+        }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::ast::{AttrPath, Filter};
 use super::discovery::MAX_RESULTS;
-use super::error::ScimError;
+use super::error::{ScimError, excerpt};
 use super::filter::{parse_attr_path, parse_filter};
 use super::projection::Projection;
 
@@ -35,9 +35,9 @@ fn integer(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, 
     param(params, name)
         .filter(|raw| !raw.trim().is_empty())
         .map(|raw| {
-            raw.trim()
-                .parse::<i64>()
-                .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, not \"{raw}\"")))
+            raw.trim().parse::<i64>().map_err(|_| {
+                ScimError::invalid_value(format!("{name} must be an integer, not \"{}\"", excerpt(raw)))
+            })
         })
         .transpose()
 }
@@ -61,7 +61,8 @@ impl ListRequest {
             Some(o) if o.eq_ignore_ascii_case("descending") => true,
             Some(o) => {
                 return Err(ScimError::invalid_value(format!(
-                    "sortOrder must be \"ascending\" or \"descending\", not \"{o}\""
+                    "sortOrder must be \"ascending\" or \"descending\", not \"{}\"",
+                    excerpt(o)
                 )));
             }
         };
@@ -95,9 +96,9 @@ impl ListRequest {
                 Value::Array(items) => items
                     .iter()
                     .map(|i| {
-                        i.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| ScimError::invalid_value(format!("{key} must list strings")))
+                        i.as_str().map(str::to_owned).ok_or_else(|| {
+                            ScimError::invalid_value(format!("{} must list strings", excerpt(key)))
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()?
                     .join(","),
@@ -149,6 +150,37 @@ mod tests {
         let e = ListRequest::parse(&q(&[("filter", "userName eq")])).unwrap_err();
         assert_eq!(e.scim_type, Some(super::super::error::ScimType::InvalidFilter));
         assert!(ListRequest::parse(&q(&[("sortOrder", "sideways")])).is_err());
+    }
+
+    #[test]
+    fn nul_in_any_parameter_is_a_400_with_its_scim_type() {
+        let cases = [
+            ("filter", "userName eq \"a\u{0}b\"", "invalidFilter"),
+            ("filter", "userName eq \"a\\u0000b\"", "invalidFilter"),
+            ("sortBy", "userName\u{0}", "invalidValue"),
+            ("sortOrder", "ascending\u{0}", "invalidValue"),
+            ("attributes", "userName,\u{0}", "invalidValue"),
+            ("excludedAttributes", "\u{0}emails", "invalidValue"),
+            ("startIndex", "1\u{0}", "invalidValue"),
+            ("count", "\u{0}", "invalidValue"),
+        ];
+        for (name, value, scim_type) in cases {
+            let e = ListRequest::parse(&q(&[(name, value)])).unwrap_err();
+            assert_eq!(
+                (e.status, e.scim_type.map(|t| t.as_str())),
+                (400, Some(scim_type)),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn echoed_values_are_excerpts() {
+        let huge = "9".repeat(100_000) + "x";
+        for name in ["count", "startIndex", "sortOrder"] {
+            let e = ListRequest::parse(&q(&[(name, &huge)])).unwrap_err();
+            assert!(e.detail.len() < 200, "{name}: {} bytes", e.detail.len());
+        }
     }
 
     #[test]

@@ -2,27 +2,50 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{AdminError, Caller, Result, Right, json_response, org_catalog, time};
 use crate::routing::AppState;
+use crate::scim::error::excerpt;
 use crate::store::audit::AuditQuery;
 
 /// Default and largest page.
 const PAGE: u64 = 100;
 const MAX_PAGE: u64 = 1000;
 
+/// The query string's parameters; a NUL in a value could never match a stored event (and
+/// PostgreSQL refuses it in text), so it is a 400 like any other malformed parameter.
+fn query_params(raw: &str) -> Result<HashMap<String, String>> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw).map_err(|_| {
+        AdminError::new(
+            StatusCode::BAD_REQUEST,
+            "the query string is not valid URL encoding",
+        )
+    })?;
+    if let Some((name, _)) = pairs.iter().find(|(_, v)| v.contains('\0')) {
+        return Err(AdminError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} contains a NUL character (U+0000), which is not allowed",
+                excerpt(name)
+            ),
+        ));
+    }
+    Ok(pairs.into_iter().collect())
+}
+
 /// GET `?type=&correlationId=&before=&limit=` → `{events, nextBefore}`.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(org_id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response> {
     let (catalog, _) = org_catalog(&state, &caller, &org_id, Right::Read).await?;
+    let params = query_params(raw.as_deref().unwrap_or_default())?;
     let number = |name: &str| -> Result<Option<i64>> {
         params
             .get(name)

@@ -20,9 +20,10 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::admin_auth::{Admin, AdminUnauthorized, Principal};
-use super::error::ApiError;
+use super::error::{ApiError, admin_error_response};
 use super::observe::CorrelationId;
 use crate::catalog::{Catalog, CatalogError, Tenant};
+use crate::scim::error::excerpt;
 use crate::store::audit::AuditContext;
 
 /// Largest admin request body.
@@ -53,14 +54,7 @@ impl AdminError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        let body = json!({"status": self.status.as_u16(), "message": self.message});
-        let mut response = json_response(self.status, body);
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-        }
-        response
+        admin_error_response(self.status, &self.message, self.retry_after)
     }
 }
 
@@ -87,8 +81,43 @@ async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T> {
             format!("the body is larger than {BODY_LIMIT} bytes"),
         )
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| AdminError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    let invalid = |e: serde_json::Error| {
+        AdminError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {}", excerpt(&e.to_string())),
+        )
+    };
+    let value: Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+    refuse_nul(&value, "body")?;
+    T::deserialize(value).map_err(invalid)
+}
+
+/// PostgreSQL cannot store U+0000 in text (SQLite can): refused in any admin body string or key,
+/// the same on both databases, before anything is stored.
+fn refuse_nul(value: &Value, at: &str) -> Result<()> {
+    let nul_in = |field: &str| {
+        AdminError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} contains a NUL character (U+0000), which is not allowed",
+                excerpt(field)
+            ),
+        )
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => Err(nul_in(at)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| refuse_nul(item, &format!("{at}[{i}]"))),
+        Value::Object(fields) => fields.iter().try_for_each(|(key, item)| {
+            if key.contains('\0') {
+                return Err(nul_in(&format!("a key of {at}")));
+            }
+            refuse_nul(item, &format!("{at}.{key}"))
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A JSON answer.

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{AdminError, Caller, Result, Right, json_body, json_response, org_catalog, time};
 use crate::routing::AppState;
+use crate::scim::error::excerpt;
 use crate::store::teams::{DelegationState, LinkChange, TeamMemberRow, TeamRow};
 
 fn team_json(t: &TeamRow) -> Value {
@@ -38,7 +39,7 @@ fn member_json(m: &TeamMemberRow) -> Value {
 
 fn team_id(raw: &str) -> Result<i64> {
     raw.parse()
-        .map_err(|_| AdminError::not_found(format!("team {raw} not found")))
+        .map_err(|_| AdminError::not_found(format!("team {} not found", excerpt(raw))))
 }
 
 /// The body of a team create or update. `idpGroupId` absent keeps the link, `null` clears it.

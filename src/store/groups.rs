@@ -1,9 +1,9 @@
 //! The group catalog: SCIM Groups and their membership rows.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use entity::{group_member, idp_group, organization, scim_user, team, team_member};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use entity::{group_member, idp_group, organization, team, team_member};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -14,7 +14,8 @@ use super::ListQuery;
 use super::audit::{self, AuditContext};
 use super::conflicts;
 use super::filter_sql::Target;
-use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros, sort_column};
+use super::membership::{MemberWrite, check_users, dedup, remove_members, write_members};
+use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros, sort_column, unstorable};
 use crate::scim::names::{KEY_VERSION, fold_key};
 use crate::scim::patch::GroupChange;
 use crate::scim::resource::IfMatch;
@@ -134,7 +135,7 @@ impl Store {
                 .await?
                 .into()
         };
-        add_members(&txn, org_id, &row.id, &members).await?;
+        write_members(&txn, org_id, &row.id, &members, MemberWrite::Add).await?;
         txn.commit().await?;
         Ok(row)
     }
@@ -154,6 +155,9 @@ impl Store {
 
     /// One SCIM group of `org_id` (MANUAL rows are not the IdP's to see).
     pub async fn find_group(&self, org_id: i64, id: &str) -> Result<Option<GroupRow>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
         let row = idp_group::Entity::find_by_id(id.to_owned())
             .filter(idp_group::Column::OrgId.eq(org_id))
             .filter(idp_group::Column::Source.eq(SOURCE_SCIM))
@@ -231,6 +235,9 @@ impl Store {
         writes: &[GroupChange],
         audit: &AuditContext,
     ) -> Result<GroupRow, WriteError> {
+        if unstorable(id) {
+            return Err(WriteError::NotFound);
+        }
         let txn = self.begin_write().await?;
         // FOR UPDATE on PostgreSQL: concurrent PATCHes of one group queue here instead of failing;
         // SQLite's IMMEDIATE transaction already serialises writers.
@@ -255,7 +262,7 @@ impl Store {
                 GroupChange::AddMembers(ids) => {
                     let ids = dedup(ids);
                     check_users(&txn, org_id, &ids).await?;
-                    added += add_members(&txn, org_id, id, &ids).await?;
+                    added += write_members(&txn, org_id, id, &ids, MemberWrite::Add).await?.0;
                 }
                 GroupChange::RemoveMembers(ids) => {
                     removed += remove_members(&txn, id, Some(&dedup(ids))).await?
@@ -264,7 +271,7 @@ impl Store {
                 GroupChange::ReplaceMembers(ids) => {
                     let wanted = dedup(ids);
                     check_users(&txn, org_id, &wanted).await?;
-                    let (a, r) = replace_members(&txn, org_id, id, &wanted).await?;
+                    let (a, r) = write_members(&txn, org_id, id, &wanted, MemberWrite::Replace).await?;
                     added += a;
                     removed += r;
                 }
@@ -331,6 +338,9 @@ impl Store {
         remover: Remover,
         audit: &AuditContext,
     ) -> Result<Removal, WriteError> {
+        if unstorable(id) {
+            return Err(WriteError::NotFound);
+        }
         let txn = self.begin_write().await?;
         let row = idp_group::Entity::find_by_id(id.to_owned())
             .filter(idp_group::Column::OrgId.eq(org_id))
@@ -493,118 +503,4 @@ async fn insert_row(
     )
     .await?;
     Ok(row)
-}
-
-fn dedup(ids: &[String]) -> Vec<String> {
-    ids.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect()
-}
-
-/// Fails with the ids that are not users of `org_id` (a foreign organization's user does not exist here).
-async fn check_users(txn: &DatabaseTransaction, org_id: i64, ids: &[String]) -> Result<(), WriteError> {
-    let mut found = BTreeSet::new();
-    for chunk in chunks(ids) {
-        let rows: Vec<String> = scim_user::Entity::find()
-            .select_only()
-            .column(scim_user::Column::Id)
-            .filter(scim_user::Column::OrgId.eq(org_id))
-            .filter(scim_user::Column::Id.is_in(chunk.iter().cloned()))
-            // PostgreSQL: FOR KEY SHARE holds the users until commit, so a concurrent DELETE waits
-            // (and then cascades the new membership) instead of failing our insert's foreign key.
-            .lock(sea_orm::sea_query::LockType::KeyShare)
-            .into_tuple()
-            .all(txn)
-            .await?;
-        found.extend(rows);
-    }
-    let missing: Vec<String> = ids.iter().filter(|id| !found.contains(*id)).cloned().collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(WriteError::UnknownUsers(missing))
-    }
-}
-
-async fn add_members(
-    txn: &DatabaseTransaction,
-    org_id: i64,
-    group_id: &str,
-    ids: &[String],
-) -> Result<u64, StoreError> {
-    let mut added = 0;
-    for chunk in chunks(ids) {
-        let mut insert = Query::insert();
-        insert.into_table(group_member::Entity).columns([
-            group_member::Column::GroupId,
-            group_member::Column::UserId,
-            group_member::Column::OrgId,
-        ]);
-        for user_id in chunk {
-            insert.values_panic([group_id.into(), user_id.as_str().into(), org_id.into()]);
-        }
-        // Idempotent add: a member already present is not an error.
-        insert.on_conflict(
-            OnConflict::columns([group_member::Column::GroupId, group_member::Column::UserId])
-                .do_nothing()
-                .to_owned(),
-        );
-        added += txn.execute(&insert).await?.rows_affected();
-    }
-    Ok(added)
-}
-
-async fn remove_members(
-    txn: &DatabaseTransaction,
-    group_id: &str,
-    ids: Option<&[String]>,
-) -> Result<u64, StoreError> {
-    let Some(ids) = ids else {
-        let result = group_member::Entity::delete_many()
-            .filter(group_member::Column::GroupId.eq(group_id))
-            .exec(txn)
-            .await?;
-        return Ok(result.rows_affected);
-    };
-    let mut removed = 0;
-    for chunk in chunks(ids) {
-        let result = group_member::Entity::delete_many()
-            .filter(group_member::Column::GroupId.eq(group_id))
-            .filter(group_member::Column::UserId.is_in(chunk.iter().cloned()))
-            .exec(txn)
-            .await?;
-        removed += result.rows_affected;
-    }
-    Ok(removed)
-}
-
-/// Makes the membership exactly `wanted`, touching only the difference (PUT of a whole group);
-/// answers how many were added and removed.
-async fn replace_members(
-    txn: &DatabaseTransaction,
-    org_id: i64,
-    group_id: &str,
-    wanted: &[String],
-) -> Result<(u64, u64), StoreError> {
-    let current: BTreeSet<String> = group_member::Entity::find()
-        .select_only()
-        .column(group_member::Column::UserId)
-        .filter(group_member::Column::GroupId.eq(group_id))
-        .into_tuple()
-        .all(txn)
-        .await?
-        .into_iter()
-        .collect();
-    let wanted_set: BTreeSet<&String> = wanted.iter().collect();
-    let gone: Vec<String> = current
-        .iter()
-        .filter(|id| !wanted_set.contains(id))
-        .cloned()
-        .collect();
-    let new: Vec<String> = wanted
-        .iter()
-        .filter(|id| !current.contains(*id))
-        .cloned()
-        .collect();
-    let removed = remove_members(txn, group_id, Some(&gone)).await?;
-    let added = add_members(txn, org_id, group_id, &new).await?;
-    Ok((added, removed))
 }

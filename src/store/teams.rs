@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::audit::{self, AuditContext};
-use super::{Store, StoreError, WriteError, now_micros};
+use super::{Store, StoreError, WriteError, now_micros, unstorable};
 use crate::scim::names::fold_key;
 
 /// `provenance` of a membership an owner made.
@@ -159,6 +159,14 @@ async fn lock_team(txn: &DatabaseTransaction, org_id: i64, team_id: i64) -> Resu
 
 /// A catalog row of `org_id` (a link must not cross organizations; the foreign key agrees).
 async fn catalog_row_name(txn: &DatabaseTransaction, org_id: i64, id: &str) -> Result<String, WriteError> {
+    let not_a_row = || {
+        WriteError::Rejected(crate::scim::error::ScimError::invalid_value(format!(
+            "idpGroupId {id} is not a catalog row of this organization"
+        )))
+    };
+    if unstorable(id) {
+        return Err(not_a_row());
+    }
     let name: Option<String> = idp_group::Entity::find_by_id(id.to_owned())
         .select_only()
         .column(idp_group::Column::DisplayName)
@@ -166,11 +174,7 @@ async fn catalog_row_name(txn: &DatabaseTransaction, org_id: i64, id: &str) -> R
         .into_tuple()
         .one(txn)
         .await?;
-    name.ok_or_else(|| {
-        WriteError::Rejected(crate::scim::error::ScimError::invalid_value(format!(
-            "idpGroupId {id} is not a catalog row of this organization"
-        )))
-    })
+    name.ok_or_else(not_a_row)
 }
 
 fn link_json(id: Option<&str>, name: Option<&str>) -> Value {
@@ -478,6 +482,9 @@ impl Store {
         account_id: &str,
         audit_ctx: &AuditContext,
     ) -> Result<(), WriteError> {
+        if unstorable(account_id) {
+            return Err(WriteError::NotFound);
+        }
         let txn = self.begin_write().await?;
         let team = lock_team(&txn, org_id, team_id).await?;
         require_manual(&team)?;

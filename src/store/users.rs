@@ -9,7 +9,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 
 use super::filter_sql::Target;
-use super::{ListError, ListQuery, Page, Store, StoreError, WriteError, now_micros, sort_column};
+use super::{ListError, ListQuery, Page, Store, StoreError, WriteError, now_micros, sort_column, unstorable};
 use crate::scim::error::ScimError;
 use crate::scim::names::fold_key;
 use crate::scim::resource::IfMatch;
@@ -94,6 +94,9 @@ impl Store {
 
     /// One user of `org_id`.
     pub async fn find_user(&self, org_id: i64, id: &str) -> Result<Option<UserRow>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
         let row = scim_user::Entity::find_by_id(id.to_owned())
             .filter(scim_user::Column::OrgId.eq(org_id))
             .one(self.conn())
@@ -135,6 +138,9 @@ impl Store {
     where
         F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>, ScimError>,
     {
+        if unstorable(id) {
+            return Err(WriteError::NotFound);
+        }
         let txn = self.begin_write().await?;
         let current: UserRow = scim_user::Entity::find_by_id(id.to_owned())
             .filter(scim_user::Column::OrgId.eq(org_id))
@@ -189,6 +195,9 @@ impl Store {
         id: &str,
         if_match: Option<&IfMatch>,
     ) -> Result<(), WriteError> {
+        if unstorable(id) {
+            return Err(WriteError::NotFound);
+        }
         let txn = self.begin_write().await?;
         let current = scim_user::Entity::find_by_id(id.to_owned())
             .filter(scim_user::Column::OrgId.eq(org_id))

@@ -43,8 +43,8 @@ async fn random_methods_and_paths_create_no_label_values() {
     let org = app.org("cardinality").await;
     let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
     let mut sent_tokens = BTreeSet::new();
-    for i in 0..2000 {
-        let method = if i % 2 == 0 {
+    for i in 0..2000u32 {
+        let method = if i.is_multiple_of(2) {
             // Random extension methods, like an attacker's `FOO123`.
             let m = format!("X{}", noise.token(UPPER, 7));
             sent_tokens.insert(m.clone());
@@ -67,7 +67,7 @@ async fn random_methods_and_paths_create_no_label_values() {
         let mut request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("method"))
             .uri(&path);
-        if noise.next() % 2 == 0 {
+        if noise.next().is_multiple_of(2) {
             request = request.header("authorization", format!("Bearer {}", org.token));
         }
         let answer = app.raw(request.body(Body::empty()).expect("request")).await;

@@ -126,7 +126,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     let response = next.run(request).await;
     drop(pool_share);
     // The answer counts against the organization's cap until it is written (or the client is gone).
-    let mut response = response.map(|body| HeldBody::new(body, in_flight));
+    let mut response = response.map(|body| HeldBody::wrap(body, in_flight));
     response.extensions_mut().insert(AuthenticatedOrg(org_id));
     response
 }

@@ -24,7 +24,7 @@ pub struct HeldBody {
 
 impl HeldBody {
     /// Wraps `inner`, releasing `permit` when it is done.
-    pub fn new(inner: Body, permit: OwnedSemaphorePermit) -> Body {
+    pub fn wrap(inner: Body, permit: OwnedSemaphorePermit) -> Body {
         Body::new(HeldBody {
             inner,
             pending: Bytes::new(),
@@ -95,7 +95,7 @@ mod tests {
         let semaphore = Arc::new(Semaphore::new(1));
         let permit = semaphore.clone().try_acquire_owned().unwrap();
         let answer = vec![b'x'; SLICE * 2 + 10];
-        let mut body = HeldBody::new(Body::from(answer.clone()), permit);
+        let mut body = HeldBody::wrap(Body::from(answer.clone()), permit);
         assert_eq!(body.size_hint().exact(), Some(answer.len() as u64));
         let mut got = Vec::new();
         let mut frames = 0;
@@ -121,7 +121,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_body_releases_the_permit() {
         let semaphore = Arc::new(Semaphore::new(1));
-        let body = HeldBody::new(Body::from("abc"), semaphore.clone().try_acquire_owned().unwrap());
+        let body = HeldBody::wrap(Body::from("abc"), semaphore.clone().try_acquire_owned().unwrap());
         assert_eq!(semaphore.available_permits(), 0);
         drop(body);
         assert_eq!(semaphore.available_permits(), 1);

@@ -7,7 +7,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::{AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, ServeArgs, Settings};
 use crate::routing::admin_auth::{AdminKeys, Grant};
+use crate::routing::proxies::TrustedProxies;
 use crate::routing::{self, AppState, limits::OrgLimits, token_cache::TokenCache, token_usage::TokenUsage};
+use crate::server::{self, ConnectionLimits};
 use crate::store::audit::AuditContext;
 use crate::store::tokens::IssueMode;
 use crate::store::{PoolSettings, Store, StoreError};
@@ -58,19 +60,32 @@ pub fn hasher(db: &DbArgs) -> TokenHasher {
     TokenHasher::new(db.token_hash_key.as_ref().map(|k| k.0.as_bytes()))
 }
 
-/// Builds the shared state of the routes; unusable admin key settings are an error.
+/// Builds the shared state of the routes; unusable admin key or proxy settings are an error.
 pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<AppState, String> {
     Ok(AppState {
         store,
         hasher: hasher(db),
         tokens: Arc::new(TokenCache::default()),
         token_usage: Arc::new(TokenUsage::default()),
-        limits: Arc::new(OrgLimits::new(serve.limits())),
+        limits: Arc::new(OrgLimits::new(serve.limits()).with_pool_share(db.pool_size())),
         config: Arc::new(Settings::from_args(serve)),
         gates: Arc::new(Gates::from_args(serve)?),
         metrics: metrics_handle(),
         admin_keys: AdminKeys::from_settings(admin)?.map(Arc::new),
+        request_timeout: serve.request_timeout.0,
+        trusted_proxies: Arc::new(TrustedProxies::parse(serve.trusted_proxies.as_deref())?),
+        metrics_on_main_listener: serve.metrics_listen.is_none(),
     })
+}
+
+/// The connection bounds of the listeners.
+fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
+    ConnectionLimits {
+        max_connections: args.max_connections,
+        header_read_timeout: args.header_read_timeout.0,
+        write_timeout: args.write_timeout.0,
+        shutdown_grace: args.shutdown_grace.0,
+    }
 }
 
 /// Serves until SIGINT/SIGTERM, finishing requests in flight.
@@ -88,12 +103,35 @@ pub async fn serve(
     crate::retention::spawn(state.store.clone(), args.audit_retention_days);
     let usage = state.token_usage.clone();
     let store = state.store.clone();
+    let limits = connection_limits(args);
+    // Both listeners stop together on the first signal.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
+    };
+    let metrics = match &args.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address).await?;
+            tracing::info!(listen = %listener.local_addr()?, "scimgate metrics serving");
+            let app = routing::metrics_router(state.clone());
+            Some(tokio::spawn(server::run(listener, app, limits, stopped())))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, public_url = %state.config.public_url, "scimgate serving");
-    let app = routing::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop.send(true);
+    });
+    server::run(listener, routing::router(state), limits, stopped()).await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     // What was recorded since the last flush is not lost on a clean shutdown.
     usage.flush(&store).await;
     Ok(())

@@ -1,6 +1,7 @@
-//! scimgate: a multi-tenant SCIM 2.0 gateway. Layers, outermost first: [`routing`] (HTTP, tokens,
-//! tenant resolution) → [`catalog`] (one organization's Groups and Users) → [`store`] (SQL). The
-//! SCIM protocol itself ([`scim`]) is pure code that knows nothing of HTTP or the database.
+//! scimgate: a multi-tenant SCIM 2.0 gateway. Layers, outermost first: [`server`] (connections and
+//! their time bounds) → [`routing`] (HTTP, tokens, tenant resolution) → [`catalog`] (one
+//! organization's Groups and Users) → [`store`] (SQL). The SCIM protocol itself ([`scim`]) is pure
+//! code that knows nothing of HTTP or the database.
 
 pub mod app;
 pub mod catalog;
@@ -9,5 +10,6 @@ pub mod instance;
 pub mod retention;
 pub mod routing;
 pub mod scim;
+pub mod server;
 pub mod store;
 pub mod tokens;

@@ -10,7 +10,10 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::bearer::{BearerError, bearer};
 use super::error::ApiError;
+use super::held_body::HeldBody;
+use super::limits::Refused;
 use super::observe::CorrelationId;
+use super::proxies::TrustedProxies;
 use crate::catalog::Tenant;
 use crate::scim::error::ScimError;
 use crate::store::audit::AuditContext;
@@ -40,8 +43,17 @@ fn refuse(reason: &'static str) -> Response {
     ApiError::unauthorized().into_response()
 }
 
+/// 429 for an organization over one of its limits, counted by reason.
+fn refuse_over_limit(org_id: i64, refused: Refused) -> Response {
+    metrics::counter!("scimgate_rate_limited_total", "org" => org_id.to_string(), "reason" => refused.reason)
+        .increment(1);
+    let mut response = ApiError::too_many_requests(refused.retry_after_secs, refused.reason).into_response();
+    response.extensions_mut().insert(AuthenticatedOrg(org_id));
+    response
+}
+
 /// SCIM changes are made by System on behalf of a token (named by its mask) from an address.
-fn scim_audit_context(request: &Request, masked_token: &str) -> AuditContext {
+fn scim_audit_context(request: &Request, masked_token: &str, proxies: &TrustedProxies) -> AuditContext {
     let correlation_id = request
         .extensions()
         .get::<CorrelationId>()
@@ -49,7 +61,7 @@ fn scim_audit_context(request: &Request, masked_token: &str) -> AuditContext {
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| proxies.client(c.0.ip(), request.headers()).to_string());
     AuditContext {
         actor: AuditContext::SYSTEM.to_owned(),
         actor_detail: Some(serde_json::json!({"via": "scim", "token": masked_token, "client": client})),
@@ -95,25 +107,26 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         response.extensions_mut().insert(AuthenticatedOrg(org_id));
         return response;
     }
-    let _permit = match state.limits.admit(org_id) {
+    let in_flight = match state.limits.admit(org_id) {
         Ok(permit) => permit,
-        Err(refused) => {
-            metrics::counter!("scimgate_rate_limited_total", "org" => org_id.to_string(), "reason" => refused.reason)
-                .increment(1);
-            let mut response =
-                ApiError::too_many_requests(refused.retry_after_secs, refused.reason).into_response();
-            response.extensions_mut().insert(AuthenticatedOrg(org_id));
-            return response;
-        }
+        Err(refused) => return refuse_over_limit(org_id, refused),
+    };
+    // Held while the handler works on the database, released before the answer streams out.
+    let pool_share = match state.limits.pool_share(org_id).await {
+        Ok(permit) => permit,
+        Err(refused) => return refuse_over_limit(org_id, refused),
     };
     state.token_usage.record(owner.token_id);
-    let audit = scim_audit_context(&request, &owner.masked);
+    let audit = scim_audit_context(&request, &owner.masked, &state.trusted_proxies);
     request.extensions_mut().insert(audit);
     request.extensions_mut().insert(Tenant {
         org_id,
         org_name: owner.org_name,
     });
-    let mut response = next.run(request).await;
+    let response = next.run(request).await;
+    drop(pool_share);
+    // The answer counts against the organization's cap until it is written (or the client is gone).
+    let mut response = response.map(|body| HeldBody::wrap(body, in_flight));
     response.extensions_mut().insert(AuthenticatedOrg(org_id));
     response
 }

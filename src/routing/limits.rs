@@ -1,9 +1,11 @@
-//! Per-organization protection: a sustained rate with a burst, and a cap on requests in flight.
-//! Counted only for authenticated requests, so garbage sent to an organization's path cannot
-//! spend its budget.
+//! Per-organization protection: a sustained rate with a burst, a cap on requests in flight, and a
+//! fair share of the database pool (at most ⌈pool/2⌉ requests of one organization work on the
+//! database at once, so one organization's heavy pushes cannot starve the others). Counted only
+//! for authenticated requests, so garbage sent to an organization's path cannot spend its budget.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
@@ -25,23 +27,31 @@ pub struct Refused {
     pub reason: &'static str,
 }
 
+/// How long a request waits for its organization's share of the pool before it is refused.
+pub const POOL_SHARE_WAIT: Duration = Duration::from_secs(1);
+
 /// Rate and concurrency state per organization.
 pub struct OrgLimits {
     rate: DefaultKeyedRateLimiter<i64>,
     in_flight: DashMap<i64, Arc<Semaphore>>,
     max_in_flight: usize,
+    /// Per organization: the database connections it may hold at once.
+    pool_shares: DashMap<i64, Arc<Semaphore>>,
+    pool_share: usize,
+    pool_share_wait: Duration,
 }
 
 impl std::fmt::Debug for OrgLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OrgLimits")
             .field("max_in_flight", &self.max_in_flight)
+            .field("pool_share", &self.pool_share)
             .finish_non_exhaustive()
     }
 }
 
 impl OrgLimits {
-    /// Limits with these settings (a zero rate or burst is taken as 1).
+    /// Limits with these settings (a zero rate or burst is taken as 1) and no pool share.
     pub fn new(settings: LimitSettings) -> Self {
         let rate = NonZeroU32::new(settings.rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
@@ -49,7 +59,16 @@ impl OrgLimits {
             rate: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             in_flight: DashMap::new(),
             max_in_flight: settings.max_in_flight,
+            pool_shares: DashMap::new(),
+            pool_share: Semaphore::MAX_PERMITS,
+            pool_share_wait: POOL_SHARE_WAIT,
         }
+    }
+
+    /// Gives each organization at most ⌈`pool_size`/2⌉ of the database pool (at least one).
+    pub fn with_pool_share(mut self, pool_size: u32) -> Self {
+        self.pool_share = usize::try_from(pool_size.div_ceil(2)).unwrap_or(1).max(1);
+        self
     }
 
     /// Admits one request of `org_id`; the permit must live as long as the request.
@@ -71,6 +90,29 @@ impl OrgLimits {
             retry_after_secs: 1,
             reason: "concurrency",
         })
+    }
+}
+
+impl OrgLimits {
+    /// Waits up to [`POOL_SHARE_WAIT`] for one of `org_id`'s database connections; hold the
+    /// permit while the request works on the database.
+    pub async fn pool_share(&self, org_id: i64) -> Result<OwnedSemaphorePermit, Refused> {
+        let refused = Refused {
+            retry_after_secs: 1,
+            reason: "pool_share",
+        };
+        let semaphore = self
+            .pool_shares
+            .entry(org_id)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.pool_share)))
+            .clone();
+        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        match tokio::time::timeout(self.pool_share_wait, semaphore.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(refused),
+        }
     }
 }
 
@@ -105,5 +147,65 @@ mod tests {
         assert_eq!(limits.admit(1).unwrap_err().reason, "concurrency");
         drop(a);
         assert!(limits.admit(1).is_ok());
+    }
+
+    fn shared_pool(pool_size: u32, wait: Duration) -> OrgLimits {
+        let mut limits = OrgLimits::new(LimitSettings {
+            rate_per_second: 1000,
+            burst: 1000,
+            max_in_flight: 100,
+        })
+        .with_pool_share(pool_size);
+        limits.pool_share_wait = wait;
+        limits
+    }
+
+    #[tokio::test]
+    async fn an_org_holds_at_most_half_the_pool_rounded_up() {
+        let limits = shared_pool(5, Duration::from_millis(50));
+        let held = [
+            limits.pool_share(1).await.unwrap(),
+            limits.pool_share(1).await.unwrap(),
+            limits.pool_share(1).await.unwrap(),
+        ];
+        let refused = limits.pool_share(1).await.unwrap_err();
+        assert_eq!(refused.reason, "pool_share");
+        assert_eq!(refused.retry_after_secs, 1);
+        assert!(
+            limits.pool_share(2).await.is_ok(),
+            "another organization has its own share"
+        );
+        drop(held);
+        assert!(limits.pool_share(1).await.is_ok());
+        assert_eq!(shared_pool(2, Duration::ZERO).pool_share, 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_waits_for_its_share_to_free_up() {
+        let limits = Arc::new(shared_pool(2, Duration::from_secs(30)));
+        let held = limits.pool_share(1).await.unwrap();
+        let waiter = tokio::spawn({
+            let limits = limits.clone();
+            async move { limits.pool_share(1).await.is_ok() }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "the share is taken: the request waits");
+        drop(held);
+        assert!(
+            waiter.await.unwrap(),
+            "admitted once the share frees up, within the wait"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_default_wait_is_one_second() {
+        let limits = shared_pool(2, POOL_SHARE_WAIT);
+        let _held = limits.pool_share(1).await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(limits.pool_share(1).await.is_err());
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "refused before waiting its second"
+        );
     }
 }

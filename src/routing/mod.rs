@@ -6,9 +6,11 @@ pub mod admin_auth;
 pub mod auth;
 pub mod bearer;
 pub mod error;
+pub mod held_body;
 pub mod limits;
 pub mod observe;
 mod ops;
+pub mod proxies;
 pub mod scim;
 pub mod token_cache;
 pub mod token_usage;
@@ -26,7 +28,7 @@ use crate::config::{Gates, Settings};
 use crate::store::Store;
 use crate::tokens::TokenHasher;
 
-/// A request is cut off after this long, well before the IdPs' 60 s client timeout.
+/// The default cut-off of a request (`SCIMGATE_REQUEST_TIMEOUT`), well before the IdPs' 60 s.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a request may need; cheap to clone.
@@ -42,6 +44,12 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Keys of the admin API; `None` when unconfigured (every admin request is then refused).
     pub admin_keys: Option<Arc<admin_auth::AdminKeys>>,
+    /// A request is cut off (503) after this long.
+    pub request_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` names the audited client address.
+    pub trusted_proxies: Arc<proxies::TrustedProxies>,
+    /// False when `/metrics` has a listener of its own ([`metrics_router`]).
+    pub metrics_on_main_listener: bool,
 }
 
 /// The SCIM routes of one base path (relative to it).
@@ -76,7 +84,7 @@ fn scim_base_slash(state: &AppState) -> axum::routing::MethodRouter<AppState> {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .nest("/api/orgs/{org_id}/scim/v2", scim_routes(&state))
         .nest("/orgs/{org_id}/scim/v2", scim_routes(&state))
         // `nest` leaves the base with a trailing slash to the outer fallback: authenticate it too.
@@ -84,10 +92,27 @@ pub fn router(state: AppState) -> Router {
         .route("/orgs/{org_id}/scim/v2/", scim_base_slash(&state))
         .merge(admin::routes())
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz));
+    let router = if state.metrics_on_main_listener {
+        router.route("/metrics", get(ops::metrics))
+    } else {
+        router
+    };
+    router
         .fallback(ops::not_found)
         .layer(middleware::from_fn(error::complete_error_bodies))
-        .layer(middleware::from_fn(observe::observe))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
+        .with_state(state)
+}
+
+/// The operators' listener (`SCIMGATE_METRICS_LISTEN`): `/metrics` and the probes, nothing an IdP uses.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .fallback(ops::not_found)
+        .layer(middleware::from_fn(error::complete_error_bodies))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

@@ -1,15 +1,19 @@
-//! One middleware for what every request gets: a correlation id, a time limit, a panic guard,
-//! one structured log line and the request metrics.
+//! One middleware for what every request gets: a correlation id (on a tracing span, so every log
+//! line the request causes carries it), a time limit, a panic guard, one structured log line and
+//! the request metrics. Metric labels take values from fixed sets only (a route template, a known
+//! method or `other`, the organization only once authenticated): nothing a client sends becomes a
+//! label of its own.
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, header::HeaderName};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header::HeaderName};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
+use tracing::Instrument;
 
-use super::REQUEST_TIMEOUT;
+use super::AppState;
 use super::auth::AuthenticatedOrg;
 use super::error::ApiError;
 use super::scim::Endpoint;
@@ -57,26 +61,51 @@ fn resource_label(path: &str) -> &'static str {
     }
 }
 
+/// The method as a label: the standard ones by name, anything else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Seconds an IdP should wait before retrying a request that ran out of time.
+const TIMEOUT_RETRY_AFTER_SECS: u64 = 5;
+
 /// Wraps every request.
-pub async fn observe(mut request: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = correlation_id(&request);
     request.extensions_mut().insert(CorrelationId(id.clone()));
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let resource = resource_label(request.uri().path());
-    let run = std::panic::AssertUnwindSafe(next.run(request)).catch_unwind();
-    let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, run).await {
+    // Error level so the span exists whenever any line is logged: a warning inside the request
+    // must carry the correlation id even when the operator logs only warnings.
+    let span = tracing::error_span!("request", correlation_id = %id, method, route = %route);
+    let run = std::panic::AssertUnwindSafe(next.run(request).instrument(span.clone())).catch_unwind();
+    let mut response = match tokio::time::timeout(state.request_timeout, run).await {
         Ok(Ok(response)) => response,
         Ok(Err(_)) => {
-            tracing::error!(correlation_id = %id, "handler panicked");
+            span.in_scope(|| tracing::error!("handler panicked"));
             ApiError::from(ScimError::new(500, "Internal server error")).into_response()
         }
         Err(_) => {
-            ApiError::from(ScimError::new(503, "The request took too long; retry later")).into_response()
+            span.in_scope(|| tracing::warn!(timeout = ?state.request_timeout, "request timed out"));
+            ApiError {
+                retry_after: Some(TIMEOUT_RETRY_AFTER_SECS),
+                ..ScimError::new(503, "The request took too long; retry later").into()
+            }
+            .into_response()
         }
     };
     let status = response.status().as_u16();
@@ -88,7 +117,7 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         "org" => org.map_or_else(|| "none".to_owned(), |o| o.to_string()),
         "route" => route.clone(),
         "resource" => resource,
-        "method" => method.to_string(),
+        "method" => method,
         "status" => status.to_string()
     )
     .increment(1);
@@ -96,13 +125,13 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         "scimgate_http_request_duration_seconds",
         "route" => route.clone(),
         "resource" => resource,
-        "method" => method.to_string()
+        "method" => method
     )
     .record(elapsed.as_secs_f64());
     tracing::info!(
         target: "scimgate::request",
         org = org,
-        method = %method,
+        method,
         route = %route,
         resource,
         status,
@@ -117,7 +146,20 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::resource_label;
+    use super::{Method, method_label, resource_label};
+
+    #[test]
+    fn method_labels_are_a_fixed_set() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        for odd in ["FOO123", "get", "PROPFIND", "CONNECT", "TRACE"] {
+            assert_eq!(
+                method_label(&Method::from_bytes(odd.as_bytes()).unwrap()),
+                "other",
+                "{odd}"
+            );
+        }
+    }
 
     #[test]
     fn resource_labels_are_bounded() {

@@ -60,22 +60,56 @@ pub fn hasher(db: &DbArgs) -> TokenHasher {
     TokenHasher::new(db.token_hash_key.as_ref().map(|k| k.0.as_bytes()))
 }
 
-/// Builds the shared state of the routes; unusable admin key or proxy settings are an error.
-pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<AppState, String> {
-    Ok(AppState {
-        store,
+/// Everything the routes share except the store, built from the settings alone so that unusable
+/// admin keys or proxy lists stop the process before any database is opened.
+pub struct Prepared {
+    hasher: TokenHasher,
+    limits: OrgLimits,
+    config: Settings,
+    gates: Gates,
+    admin_keys: Option<AdminKeys>,
+    request_timeout: Duration,
+    trusted_proxies: TrustedProxies,
+    metrics_on_main_listener: bool,
+}
+
+/// Reads and checks what the routes need from the settings (admin key files included).
+pub fn prepare(db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<Prepared, String> {
+    Ok(Prepared {
         hasher: hasher(db),
-        tokens: Arc::new(TokenCache::default()),
-        token_usage: Arc::new(TokenUsage::default()),
-        limits: Arc::new(OrgLimits::new(serve.limits()).with_pool_share(db.pool_size())),
-        config: Arc::new(Settings::from_args(serve)),
-        gates: Arc::new(Gates::from_args(serve)?),
-        metrics: metrics_handle(),
-        admin_keys: AdminKeys::from_settings(admin)?.map(Arc::new),
+        limits: OrgLimits::new(serve.limits()).with_pool_share(db.pool_size()),
+        config: Settings::from_args(serve),
+        gates: Gates::from_args(serve)?,
+        admin_keys: AdminKeys::from_settings(admin)?,
         request_timeout: serve.request_timeout.0,
-        trusted_proxies: Arc::new(TrustedProxies::parse(serve.trusted_proxies.as_deref())?),
+        trusted_proxies: TrustedProxies::parse(serve.trusted_proxies.as_deref())?,
         metrics_on_main_listener: serve.metrics_listen.is_none(),
     })
+}
+
+impl Prepared {
+    /// The shared state of the routes, over `store`.
+    pub fn with_store(self, store: Store) -> AppState {
+        AppState {
+            store,
+            hasher: self.hasher,
+            tokens: Arc::new(TokenCache::default()),
+            token_usage: Arc::new(TokenUsage::default()),
+            limits: Arc::new(self.limits),
+            config: Arc::new(self.config),
+            gates: Arc::new(self.gates),
+            metrics: metrics_handle(),
+            admin_keys: self.admin_keys.map(Arc::new),
+            request_timeout: self.request_timeout,
+            trusted_proxies: Arc::new(self.trusted_proxies),
+            metrics_on_main_listener: self.metrics_on_main_listener,
+        }
+    }
+}
+
+/// Builds the shared state of the routes; unusable admin key or proxy settings are an error.
+pub fn state(store: Store, db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<AppState, String> {
+    Ok(prepare(db, serve, admin)?.with_store(store))
 }
 
 /// The connection bounds of the listeners.
@@ -88,14 +122,8 @@ fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
     }
 }
 
-/// Serves until SIGINT/SIGTERM, finishing requests in flight.
-pub async fn serve(
-    store: Store,
-    db: &DbArgs,
-    args: &ServeArgs,
-    admin: &AdminJwtArgs,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let state = state(store, db, args, admin)?;
+/// Serves `state` until SIGINT/SIGTERM, finishing requests in flight.
+pub async fn serve(state: AppState, args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if state.admin_keys.is_none() {
         tracing::warn!("no admin JWT key configured: the admin API refuses every request");
     }

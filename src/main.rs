@@ -51,8 +51,9 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve(mut serve) => {
             serve.check()?;
+            let prepared = app::prepare(&serve.db, &serve.serve, &serve.admin)?;
             let store = app::open_store(&serve.db).await?;
-            app::serve(store, &serve.db, &serve.serve, &serve.admin).await?;
+            app::serve(prepared.with_store(store), &serve.serve).await?;
         }
         // Minting is local: it must work without (and never create or migrate) a database.
         Command::AdminJwt(mut cmd) => {

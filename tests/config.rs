@@ -66,6 +66,26 @@ async fn settings_that_cannot_work_are_refused_before_the_database_is_opened() {
             "SCIMGATE_METRICS_LISTEN must differ",
         ),
         ("SCIMGATE_LOG", "info,[", "SCIMGATE_LOG"),
+        (
+            "SCIMGATE_TRUSTED_PROXIES",
+            "10.0.0.0/33",
+            "SCIMGATE_TRUSTED_PROXIES",
+        ),
+        (
+            "SCIMGATE_ADMIN_JWT_HS256_SECRET",
+            "too-short",
+            "at least 32 are required",
+        ),
+        (
+            "SCIMGATE_ADMIN_JWT_KEYS",
+            "/nonexistent/keys.pem",
+            "SCIMGATE_ADMIN_JWT_ISSUER is required",
+        ),
+        (
+            "SCIMGATE_ADMIN_JWT_HS256_SECRET_FILE",
+            "/nonexistent/secret",
+            "cannot read /nonexistent/secret",
+        ),
     ];
     for (setting, value, expected) in cases {
         let (path, url) = fresh_sqlite();

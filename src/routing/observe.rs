@@ -7,17 +7,16 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, header::HeaderName};
+use axum::http::{HeaderValue, Method, StatusCode, header::HeaderName};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures::FutureExt;
 use tracing::Instrument;
 
 use super::AppState;
 use super::auth::AuthenticatedOrg;
-use super::error::ApiError;
+use super::error::error_response_for;
 use super::scim::Endpoint;
-use crate::scim::error::ScimError;
 
 /// The request's correlation id, for the audit events it causes.
 #[derive(Debug, Clone)]
@@ -88,7 +87,8 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let resource = resource_label(request.uri().path());
+    let path = request.uri().path().to_owned();
+    let resource = resource_label(&path);
     // Error level so the span exists whenever any line is logged: a warning inside the request
     // must carry the correlation id even when the operator logs only warnings.
     let span = tracing::error_span!("request", correlation_id = %id, method, route = %route);
@@ -97,15 +97,22 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         Ok(Ok(response)) => response,
         Ok(Err(_)) => {
             span.in_scope(|| tracing::error!("handler panicked"));
-            ApiError::from(ScimError::new(500, "Internal server error")).into_response()
+            // In the body of the route's API: these answers bypass the layers inside this one.
+            error_response_for(
+                &path,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                None,
+            )
         }
         Err(_) => {
             span.in_scope(|| tracing::warn!(timeout = ?state.request_timeout, "request timed out"));
-            ApiError {
-                retry_after: Some(TIMEOUT_RETRY_AFTER_SECS),
-                ..ScimError::new(503, "The request took too long; retry later").into()
-            }
-            .into_response()
+            error_response_for(
+                &path,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The request took too long; retry later",
+                Some(TIMEOUT_RETRY_AFTER_SECS),
+            )
         }
     };
     let status = response.status().as_u16();

@@ -7,6 +7,7 @@ pub mod conflicts;
 mod error;
 pub mod filter_sql;
 pub mod groups;
+pub mod members;
 pub mod orgs;
 pub mod stats;
 pub mod teams;

@@ -190,6 +190,14 @@ async fn huge_groups_are_listed_within_a_chunks_memory(db: &str, groups: usize, 
         .await;
     assert_eq!(search.status, 200);
     assert_eq!(member_values(&search.json()["Resources"][0]).len(), members);
+    // The shared PostgreSQL database must not keep millions of rows for the next tests.
+    let org = org_of(&client);
+    let conn = Database::connect(db).await.expect("second connection");
+    for table in ["group_members", "scim_users", "idp_groups"] {
+        conn.execute_unprepared(&format!("DELETE FROM {table} WHERE org_id = {org}"))
+            .await
+            .expect("clean up");
+    }
 }
 
 #[tokio::test]

@@ -318,7 +318,13 @@ async fn snapshot(app: &TestApp, org: &TestOrg) -> Vec<String> {
     };
     vec![
         catalog.list_users(&all).await.expect("users").get().to_owned(),
-        catalog.list_groups(&all).await.expect("groups").get().to_owned(),
+        catalog
+            .list_groups(&all)
+            .await
+            .expect("groups")
+            .collect()
+            .await
+            .expect("groups"),
         format!("{:?}", catalog.catalog().await.expect("catalog")),
         format!("{:?}", catalog.teams().await.expect("teams")),
         catalog

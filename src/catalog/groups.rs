@@ -1,12 +1,14 @@
 //! SCIM Groups of one organization: the catalog rows whose display names are unique instance-wide.
 
+use std::collections::VecDeque;
+
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::scim::error::{ScimError, ScimType};
 
 use super::{Catalog, CatalogError, NameHolder, Resource};
-use crate::scim::patch::{GroupChange, group_changes, parse_patch_request};
+use crate::scim::patch::{GroupChange, PatchOperation, group_changes, parse_patch_request};
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
 use crate::scim::resource::IfMatch;
@@ -44,42 +46,52 @@ impl Catalog {
         self.group_resource(row, projection).await
     }
 
-    /// GET /Groups with filter, paging and projection; members are read only when returned.
-    pub async fn list_groups(&self, request: &ListRequest) -> Result<Box<RawValue>, CatalogError> {
-        let (total, resources) = self.page_groups(request).await?;
-        Ok(resource::list_response_raw(
-            total,
-            request.start_index,
-            &resources,
-        ))
+    /// GET /Groups/{id} as a streamed answer: the row is read now (its version decides ETag and
+    /// 304), the members chunk by chunk as the client reads.
+    pub async fn get_group_streamed(
+        &self,
+        id: &str,
+        projection: &Projection,
+    ) -> Result<(i64, Streamed), CatalogError> {
+        let row = self
+            .store
+            .find_group(self.tenant.org_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let version = row.version;
+        let mut pieces = VecDeque::new();
+        self.pending_group(row, projection).into_pieces(&mut pieces);
+        Ok((version, self.streamed(pieces)))
     }
 
-    /// One page of rendered groups and the number matching.
-    pub(super) async fn page_groups(
-        &self,
-        request: &ListRequest,
-    ) -> Result<(u64, Vec<Box<RawValue>>), CatalogError> {
+    /// GET /Groups with filter, paging and projection; members are read only when returned, and
+    /// then in chunks while the answer is written.
+    pub async fn list_groups(&self, request: &ListRequest) -> Result<Streamed, CatalogError> {
+        let (total, groups) = self.page_groups(request).await?;
+        Ok(self.list_answer(total, request.start_index, groups))
+    }
+
+    /// One page of groups, not yet rendered where members are still to be read, and the number matching.
+    async fn page_groups(&self, request: &ListRequest) -> Result<(u64, Vec<PendingGroup>), CatalogError> {
         let page = self
             .store
             .list_groups(self.tenant.org_id, &list_query(request))
             .await?;
-        let resources = self
-            .render_groups(page.rows, &request.projection)
-            .await?
+        let groups = page
+            .rows
             .into_iter()
-            .map(|r| r.body)
+            .map(|row| self.pending_group(row, &request.projection))
             .collect();
-        Ok((page.total, resources))
+        Ok((page.total, groups))
     }
 
     /// POST /.search: Users, then Groups, paged as one list. A filter one type cannot answer
     /// (say `userName` for Groups) matches none of that type; one that neither can is a 400.
-    pub async fn search_all(&self, request: &ListRequest) -> Result<Box<RawValue>, CatalogError> {
-        let no_match = |r: Result<(u64, Vec<Box<RawValue>>), CatalogError>| match r {
-            Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => Ok(None),
-            other => other.map(Some),
+    pub async fn search_all(&self, request: &ListRequest) -> Result<Streamed, CatalogError> {
+        let users = match self.page_users(request).await {
+            Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => None,
+            other => Some(other?),
         };
-        let users = no_match(self.page_users(request).await)?;
         let users_total = users.as_ref().map_or(0, |u| u.0);
         // The groups' window starts where the users ran out.
         let taken = users.as_ref().map_or(0, |u| u.1.len() as u64);
@@ -88,18 +100,67 @@ impl Catalog {
             count: request.count - taken,
             ..request.clone()
         };
-        let groups = no_match(self.page_groups(&groups_request).await)?;
+        let groups = match self.page_groups(&groups_request).await {
+            Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => None,
+            other => Some(other?),
+        };
         if users.is_none() && groups.is_none() {
             return Err(ScimError::invalid_filter("the filter applies to neither Users nor Groups").into());
         }
-        let (groups_total, group_resources) = groups.unwrap_or_default();
-        let mut resources = users.map(|u| u.1).unwrap_or_default();
-        resources.extend(group_resources);
-        Ok(resource::list_response_raw(
-            users_total + groups_total,
-            request.start_index,
-            &resources,
-        ))
+        let (groups_total, groups) = groups.unwrap_or_default();
+        let mut resources: Vec<PendingGroup> = users
+            .map(|u| u.1)
+            .unwrap_or_default()
+            .into_iter()
+            .map(PendingGroup::Whole)
+            .collect();
+        resources.extend(groups);
+        Ok(self.list_answer(users_total + groups_total, request.start_index, resources))
+    }
+
+    /// A ListResponse of `resources`, to be written piece by piece.
+    fn list_answer(&self, total: u64, start_index: u64, resources: Vec<PendingGroup>) -> Streamed {
+        let mut pieces = VecDeque::new();
+        pieces.push_back(Piece::Text(resource::list_open(
+            total,
+            start_index,
+            resources.len(),
+        )));
+        for (i, pending) in resources.into_iter().enumerate() {
+            if i > 0 {
+                pieces.push_back(Piece::Text(",".to_owned()));
+            }
+            pending.into_pieces(&mut pieces);
+        }
+        pieces.push_back(Piece::Text(resource::LIST_CLOSE.to_owned()));
+        self.streamed(pieces)
+    }
+
+    /// How one group of an answer will be written: whole now when its members are not returned,
+    /// else streamed (nothing projected) or read and projected when its turn comes.
+    fn pending_group(&self, row: GroupRow, projection: &Projection) -> PendingGroup {
+        if !projection.includes("members") {
+            let view = group_view(row, None);
+            return PendingGroup::Whole(resource::group_json(&self.base_url, view, projection));
+        }
+        if projection.is_all() {
+            let group_id = row.id.clone();
+            return PendingGroup::Members {
+                open: resource::group_open(&self.base_url, &group_view(row, None)),
+                group_id,
+            };
+        }
+        PendingGroup::Projected(row, projection.clone())
+    }
+
+    fn streamed(&self, pieces: VecDeque<Piece>) -> Streamed {
+        Streamed {
+            catalog: self.clone(),
+            writer: resource::MemberWriter::new(&self.base_url),
+            pieces,
+            member_reads: 0,
+            failed: false,
+        }
     }
 
     /// PUT /Groups/{id}: replaces name, externalId and membership (diffed into deltas).
@@ -134,7 +195,18 @@ impl Catalog {
         projection: Option<&Projection>,
     ) -> Result<Option<Resource>, CatalogError> {
         let ops = parse_patch_request(body)?;
-        let changes = group_changes(&ops, id)?;
+        self.patch_group_ops(id, &ops, if_match, projection).await
+    }
+
+    /// PATCH /Groups/{id} with its operations already parsed (from a pruned body).
+    pub async fn patch_group_ops(
+        &self,
+        id: &str,
+        ops: &[PatchOperation],
+        if_match: Option<&IfMatch>,
+        projection: Option<&Projection>,
+    ) -> Result<Option<Resource>, CatalogError> {
+        let changes = group_changes(ops, id)?;
         // The name a clash would be about: the last rename of this PATCH.
         let new_name = changes
             .iter()
@@ -206,17 +278,8 @@ impl Catalog {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let view = GroupView {
-                    members: members.as_mut().map(|m| m.remove(&row.id).unwrap_or_default()),
-                    meta: Meta {
-                        created: row.created_at,
-                        last_modified: row.updated_at,
-                        version: row.version,
-                    },
-                    id: row.id,
-                    display_name: row.display_name,
-                    external_id: row.external_id,
-                };
+                let group_members = members.as_mut().map(|m| m.remove(&row.id).unwrap_or_default());
+                let view = group_view(row, group_members);
                 let (version, location) =
                     (view.meta.version, format!("{}/Groups/{}", self.base_url, view.id));
                 Resource {
@@ -296,6 +359,20 @@ impl Catalog {
     }
 }
 
+fn group_view(row: GroupRow, members: Option<Vec<String>>) -> GroupView {
+    GroupView {
+        members,
+        meta: Meta {
+            created: row.created_at,
+            last_modified: row.updated_at,
+            version: row.version,
+        },
+        id: row.id,
+        display_name: row.display_name,
+        external_id: row.external_id,
+    }
+}
+
 fn not_found(id: &str) -> CatalogError {
     CatalogError::NotFound {
         kind: "Group",
@@ -311,5 +388,167 @@ pub(super) fn list_query(request: &ListRequest) -> ListQuery {
         descending: request.descending,
         start_index: request.start_index,
         count: request.count,
+    }
+}
+
+/// Member ids read per statement: big enough that a 200 000-member group costs 40 short
+/// statements, small enough that one chunk's text (about 0.7 MB) is all an answer holds.
+const MEMBER_CHUNK: u64 = 5_000;
+
+/// Text pieces are joined up to this size before they are handed to the socket.
+const TEXT_BATCH: usize = 64 * 1024;
+
+/// One resource of a streamed answer, before it is written.
+enum PendingGroup {
+    /// Rendered already (a User, or a group whose members are not returned).
+    Whole(Box<RawValue>),
+    /// A group up to its members; the members are read when the client is ready for them.
+    Members { open: String, group_id: String },
+    /// A group whose members are returned under a projection: read and rendered when its turn comes.
+    Projected(GroupRow, Projection),
+}
+
+impl PendingGroup {
+    fn into_pieces(self, pieces: &mut VecDeque<Piece>) {
+        match self {
+            PendingGroup::Whole(body) => pieces.push_back(Piece::Text(String::from(Box::<str>::from(body)))),
+            PendingGroup::Members { open, group_id } => {
+                pieces.push_back(Piece::Text(open));
+                pieces.push_back(Piece::Members {
+                    group_id,
+                    after: None,
+                });
+                pieces.push_back(Piece::Text(resource::GROUP_CLOSE.to_owned()));
+            }
+            PendingGroup::Projected(row, projection) => pieces.push_back(Piece::Projected(row, projection)),
+        }
+    }
+}
+
+/// What is left to write of a streamed answer.
+enum Piece {
+    Text(String),
+    /// The members of a group after `after` (none yet: from the first).
+    Members {
+        group_id: String,
+        after: Option<String>,
+    },
+    Projected(GroupRow, Projection),
+}
+
+/// An answer whose text is produced as the client reads it (see [`Streamed::next`]). Each
+/// membership chunk is one statement that ends before its text is returned, so no database
+/// connection waits on the client's socket; what the answer holds at any time is one chunk.
+pub struct Streamed {
+    catalog: Catalog,
+    writer: resource::MemberWriter,
+    pieces: VecDeque<Piece>,
+    /// Membership statements run so far; [`Streamed::head`] runs the first before answering.
+    member_reads: usize,
+    /// After an error the answer ends: the client sees a cut connection, never wrong JSON.
+    failed: bool,
+}
+
+impl Streamed {
+    /// The first piece of the answer, read before the status line is sent: the page itself and
+    /// the first membership chunk, so a database that cannot answer still gets a proper 503.
+    pub async fn head(&mut self) -> Result<String, CatalogError> {
+        let mut head = String::new();
+        while self.member_reads == 0 && head.len() < TEXT_BATCH {
+            match self.next().await? {
+                Some(text) => head.push_str(&text),
+                None => break,
+            }
+        }
+        Ok(head)
+    }
+
+    /// The whole answer as one string (for small answers and tests: it holds everything at once).
+    pub async fn collect(mut self) -> Result<String, CatalogError> {
+        let mut all = self.head().await?;
+        while let Some(text) = self.next().await? {
+            all.push_str(&text);
+        }
+        Ok(all)
+    }
+
+    /// The next piece of the answer, `None` at its end. An error is logged here with the request's
+    /// correlation id (the status is already sent: all the caller can do is cut the connection).
+    pub async fn next(&mut self) -> Result<Option<String>, CatalogError> {
+        if self.failed {
+            return Ok(None);
+        }
+        let result = self.produce().await;
+        if let Err(e) = &result {
+            self.failed = true;
+            tracing::error!(
+                error = ?e,
+                org = self.catalog.tenant.org_id,
+                correlation_id = %self.catalog.audit.correlation_id,
+                "a streamed SCIM answer failed after its status was sent; the connection is cut"
+            );
+        }
+        result
+    }
+
+    async fn produce(&mut self) -> Result<Option<String>, CatalogError> {
+        let mut out = String::new();
+        while let Some(piece) = self.pieces.pop_front() {
+            match piece {
+                Piece::Text(text) => {
+                    out.push_str(&text);
+                    if out.len() >= TEXT_BATCH {
+                        return Ok(Some(out));
+                    }
+                }
+                Piece::Members { .. } | Piece::Projected(..) if !out.is_empty() => {
+                    // Hand over what is ready before a statement runs.
+                    self.pieces.push_front(piece);
+                    return Ok(Some(out));
+                }
+                Piece::Members { group_id, after } => {
+                    let text = self.member_chunk(group_id, after).await?;
+                    if !text.is_empty() {
+                        return Ok(Some(text));
+                    }
+                }
+                Piece::Projected(row, projection) => {
+                    self.member_reads += 1;
+                    let rendered = self.catalog.group_resource(row, &projection).await?;
+                    return Ok(Some(String::from(Box::<str>::from(rendered.body))));
+                }
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+
+    /// Reads one chunk of members and renders it; queues the next chunk when this one was full.
+    async fn member_chunk(
+        &mut self,
+        group_id: String,
+        after: Option<String>,
+    ) -> Result<String, CatalogError> {
+        self.member_reads += 1;
+        let ids = self
+            .catalog
+            .store
+            .member_chunk(
+                self.catalog.tenant.org_id,
+                &group_id,
+                after.as_deref(),
+                MEMBER_CHUNK,
+            )
+            .await?;
+        let mut text = String::with_capacity(ids.len() * self.writer.bytes_per_member());
+        self.writer.push(&mut text, &ids, after.is_none());
+        if ids.len() as u64 == MEMBER_CHUNK
+            && let Some(last) = ids.last()
+        {
+            self.pieces.push_front(Piece::Members {
+                group_id,
+                after: Some(last.clone()),
+            });
+        }
+        Ok(text)
     }
 }

@@ -7,6 +7,7 @@ mod owner;
 mod users;
 
 pub use error::{CatalogError, NameHolder};
+pub use groups::Streamed;
 pub use owner::{CatalogEntry, ScimState};
 
 use crate::store::Store;

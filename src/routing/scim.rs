@@ -3,17 +3,23 @@
 
 use std::collections::HashMap;
 
-use axum::body::{Body, Bytes};
+use std::sync::LazyLock;
+
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::{StreamExt, stream};
 use serde_json::Value;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::AppState;
 use super::error::{ApiError, SCIM_JSON};
-use crate::catalog::{Catalog, Resource, Tenant};
+use crate::catalog::{Catalog, Resource, Streamed, Tenant};
+use crate::scim::body as scim_body;
 use crate::scim::discovery;
 use crate::scim::error::ScimError;
+use crate::scim::patch::PatchOperation;
 use crate::scim::query::{self, ListRequest};
 use crate::scim::resource::{IfMatch, etag, etag_matches, raw as raw_json};
 use crate::store::audit::AuditContext;
@@ -101,16 +107,106 @@ fn params(raw: Option<String>) -> Result<HashMap<String, String>> {
     Ok(pairs.into_iter().collect())
 }
 
-/// Reads and parses a JSON body within `limit` bytes: 413 beyond, 400 `invalidSyntax` if not JSON.
-async fn json_body(body: Body, limit: usize) -> Result<Value> {
-    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+/// Bytes of request bodies the whole process holds at once, in KiB: with 16 MiB allowed per
+/// `/Groups` body, N concurrent uploads would otherwise multiply the peak by N.
+const BODY_BUDGET_KIB: usize = 64 * 1024;
+
+/// The process-wide body budget; a body waits for its share (within the request timeout).
+static BODY_BUDGET: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(BODY_BUDGET_KIB));
+
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
+/// A body's bytes and its share of [`BODY_BUDGET`], released when the body is dropped.
+struct ReadBody {
+    bytes: Vec<u8>,
+    _budget: SemaphorePermit<'static>,
+}
+
+/// Reads a body within `limit` bytes, holding its share of the process's body budget: by
+/// `Content-Length` when the client sent one (beyond `limit` → 413 before reading), else the
+/// whole limit. Beyond `limit` → 413; a body that cannot be read (bad chunking, a reset) → 400.
+async fn read_body(body: Body, limit: usize) -> Result<ReadBody> {
+    let too_large = || {
         ApiError::from(ScimError::new(
             413,
             format!("The request body is larger than {limit} bytes"),
         ))
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")).into())
+    };
+    let declared = HttpBody::size_hint(&body)
+        .exact()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let share = kib(declared.unwrap_or(limit));
+    let budget = BODY_BUDGET
+        .acquire_many(share)
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
+    let mut frames = body.into_data_stream();
+    while let Some(frame) = frames.next().await {
+        let frame = frame.map_err(|e| {
+            ApiError::from(ScimError::invalid_syntax(format!(
+                "The request body could not be read: {e}"
+            )))
+        })?;
+        if bytes.len() + frame.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&frame);
+    }
+    Ok(ReadBody {
+        bytes,
+        _budget: budget,
+    })
+}
+
+/// A JSON body read whole (a `/.search` request, small by its limit).
+async fn json_body(body: Body, limit: usize) -> Result<Value> {
+    Ok(scim_body::json(&read_body(body, limit).await?.bytes)?)
+}
+
+/// A User write body: a tree (1 MiB at most), refused with NUL in any string.
+async fn user_body(body: Body) -> Result<Value> {
+    Ok(scim_body::write_tree(&read_body(body, BODY_LIMIT).await?.bytes)?)
+}
+
+/// A Group POST/PUT body, pruned to what the group parser reads while it is read.
+async fn group_body(body: Body) -> Result<Value> {
+    Ok(scim_body::group(&read_body(body, GROUP_BODY_LIMIT).await?.bytes)?)
+}
+
+/// A Group PATCH body, pruned and parsed into its operations.
+async fn group_patch_body(body: Body) -> Result<Vec<PatchOperation>> {
+    Ok(scim_body::group_patch(
+        &read_body(body, GROUP_BODY_LIMIT).await?.bytes,
+    )?)
+}
+
+/// A 200 whose body is written as the client reads it. The head (the page, the first chunk of
+/// members) is produced before the status line, so what can fail early still gets its status;
+/// a failure later can only cut the connection (the catalog logs it with the correlation id).
+async fn streamed_response(mut answer: Streamed) -> Result<Response> {
+    let head = answer.head().await?;
+    let rest = stream::unfold(answer, |mut answer| async move {
+        match answer.next().await {
+            Ok(Some(text)) => Some((Ok(Bytes::from(text)), answer)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::other("the answer could not be completed")),
+                answer,
+            )),
+        }
+    });
+    let first = stream::iter([Ok::<Bytes, std::io::Error>(Bytes::from(head))]);
+    let mut response = (StatusCode::OK, Body::from_stream(first.chain(rest))).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    Ok(response)
 }
 
 /// The `If-Match` precondition of a write, checked by the store under the write's lock.
@@ -163,7 +259,9 @@ pub async fn get_collection(
     let base = cat.base_url().to_owned();
     let body: Box<RawValue> = match endpoint(&segment)? {
         Endpoint::Users => cat.list_users(&ListRequest::parse(&params(raw)?)?).await?,
-        Endpoint::Groups => cat.list_groups(&ListRequest::parse(&params(raw)?)?).await?,
+        Endpoint::Groups => {
+            return streamed_response(cat.list_groups(&ListRequest::parse(&params(raw)?)?).await?).await;
+        }
         Endpoint::ServiceProviderConfig => raw_json(&discovery::service_provider_config(&base)),
         Endpoint::ResourceTypes => raw_json(&discovery::resource_types(&base)),
         Endpoint::Schemas => raw_json(&discovery::schemas(&base)),
@@ -182,15 +280,12 @@ pub async fn post_collection(
     let cat = catalog(&state, tenant, audit);
     if segment == ".search" {
         let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
-        return Ok(raw_response(StatusCode::OK, cat.search_all(&request).await?));
+        return streamed_response(cat.search_all(&request).await?).await;
     }
     let endpoint = endpoint(&segment)?;
     let resource = match endpoint {
-        Endpoint::Groups => {
-            cat.create_group(&json_body(body, GROUP_BODY_LIMIT).await?)
-                .await?
-        }
-        Endpoint::Users => cat.create_user(&json_body(body, BODY_LIMIT).await?).await?,
+        Endpoint::Groups => cat.create_group(&group_body(body).await?).await?,
+        Endpoint::Users => cat.create_user(&user_body(body).await?).await?,
         other => return Err(method_not_allowed(&Method::POST, other)),
     };
     Ok(resource_response(StatusCode::CREATED, resource))
@@ -213,21 +308,40 @@ pub async fn get_item(
     };
     let resource = match endpoint(&segment)? {
         Endpoint::Users => cat.get_user(&id, &query::projection(&params(raw)?)?).await?,
-        Endpoint::Groups => cat.get_group(&id, &query::projection(&params(raw)?)?).await?,
+        Endpoint::Groups => {
+            let (version, answer) = cat
+                .get_group_streamed(&id, &query::projection(&params(raw)?)?)
+                .await?;
+            if let Some(not_modified) = not_modified(&headers, version) {
+                return Ok(not_modified);
+            }
+            let mut response = streamed_response(answer).await?;
+            if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+                response.headers_mut().insert(header::ETAG, v);
+            }
+            return Ok(response);
+        }
         Endpoint::ResourceTypes => return found(discovery::resource_type(&base, &id), "ResourceType"),
         Endpoint::Schemas => return found(discovery::schema(&base, &id), "Schema"),
         other => return Err(method_not_allowed(&Method::GET, other)),
     };
-    if let Some(tag) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && etag_matches(tag, resource.version)
-    {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&etag(resource.version)) {
-            response.headers_mut().insert(header::ETAG, v);
-        }
-        return Ok(response);
+    if let Some(not_modified) = not_modified(&headers, resource.version) {
+        return Ok(not_modified);
     }
     Ok(resource_response(StatusCode::OK, resource))
+}
+
+/// 304 when `If-None-Match` names the resource's current version.
+fn not_modified(headers: &HeaderMap, version: i64) -> Option<Response> {
+    let tag = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
+    if !etag_matches(tag, version) {
+        return None;
+    }
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Some(response)
 }
 
 /// POST `/Users/.search` or `/Groups/.search`: a list whose parameters travel in the body.
@@ -244,11 +358,10 @@ pub async fn post_item(
     }
     let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
     let cat = catalog(&state, tenant, audit);
-    let body = match endpoint {
-        Endpoint::Users => cat.list_users(&request).await?,
-        _ => cat.list_groups(&request).await?,
-    };
-    Ok(raw_response(StatusCode::OK, body))
+    match endpoint {
+        Endpoint::Users => Ok(raw_response(StatusCode::OK, cat.list_users(&request).await?)),
+        _ => streamed_response(cat.list_groups(&request).await?).await,
+    }
 }
 
 /// PUT of one resource: replace.
@@ -264,12 +377,12 @@ pub async fn put_item(
     let cat = catalog(&state, tenant, audit);
     let resource = match endpoint {
         Endpoint::Groups => {
-            let body = json_body(body, GROUP_BODY_LIMIT).await?;
+            let body = group_body(body).await?;
             let version = if_match(&headers)?;
             cat.replace_group(&id, &body, version.as_ref()).await?
         }
         Endpoint::Users => {
-            let body = json_body(body, BODY_LIMIT).await?;
+            let body = user_body(body).await?;
             let version = if_match(&headers)?;
             cat.replace_user(&id, &body, version.as_ref()).await?
         }
@@ -293,7 +406,7 @@ pub async fn patch_item(
     let cat = catalog(&state, tenant, audit);
     match endpoint {
         Endpoint::Groups => {
-            let body = json_body(body, GROUP_BODY_LIMIT).await?;
+            let ops = group_patch_body(body).await?;
             let version = if_match(&headers)?;
             let projection = if query::asks_for_attributes(&params) {
                 Some(query::projection(&params)?)
@@ -301,7 +414,7 @@ pub async fn patch_item(
                 None
             };
             match cat
-                .patch_group(&id, &body, version.as_ref(), projection.as_ref())
+                .patch_group_ops(&id, &ops, version.as_ref(), projection.as_ref())
                 .await?
             {
                 Some(resource) => Ok(resource_response(StatusCode::OK, resource)),
@@ -309,7 +422,7 @@ pub async fn patch_item(
             }
         }
         Endpoint::Users => {
-            let body = json_body(body, BODY_LIMIT).await?;
+            let body = user_body(body).await?;
             let version = if_match(&headers)?;
             let resource = cat
                 .patch_user(&id, &body, version.as_ref(), &query::projection(&params)?)

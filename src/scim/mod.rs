@@ -2,6 +2,7 @@
 //! Nothing here knows of HTTP or the database.
 
 pub mod ast;
+pub mod body;
 pub mod discovery;
 pub mod error;
 pub mod filter;

@@ -108,16 +108,20 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOperation>, ScimErro
         ));
     }
     if operations.len() > MAX_OPERATIONS {
-        return Err(ScimError::invalid_value(format!(
-            "too many operations: {} (at most {MAX_OPERATIONS} per PATCH request; split the change)",
-            operations.len()
-        )));
+        return Err(too_many_operations(operations.len()));
     }
     operations
         .iter()
         .enumerate()
         .map(|(i, op)| parse_operation(i, op))
         .collect()
+}
+
+/// The error for a PATCH body listing `count` operations, more than [`MAX_OPERATIONS`].
+pub fn too_many_operations(count: usize) -> ScimError {
+    ScimError::invalid_value(format!(
+        "too many operations: {count} (at most {MAX_OPERATIONS} per PATCH request; split the change)"
+    ))
 }
 
 fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation, ScimError> {

@@ -185,30 +185,88 @@ pub fn group_json(base: &str, mut group: GroupView, projection: &Projection) -> 
             return raw(&body);
         }
     };
-    let mut out = String::with_capacity(256 + members.len() * (2 * MEMBER_ID_CHARS + base.len() + 48));
-    let head = serde_json::to_string(&render_group(base, &group)).unwrap_or_else(|_| "{}".to_owned());
-    // `head` is an object that always has `schemas` and `id`: reopen it before its closing brace.
-    out.push_str(head.strip_suffix('}').unwrap_or("{"));
-    out.push_str(",\"members\":[");
-    let quoted_base = serde_json::to_string(base).unwrap_or_else(|_| "\"\"".to_owned());
-    let base_inner = unquote(&quoted_base);
-    for (i, id) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let quoted = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".to_owned());
-        let inner = unquote(&quoted);
-        out.push_str("{\"value\":");
-        out.push_str(&quoted);
-        out.push_str(",\"$ref\":\"");
-        out.push_str(base_inner);
-        out.push_str("/Users/");
-        out.push_str(inner);
-        out.push_str("\",\"type\":\"User\"}");
-    }
-    out.push_str("]}");
+    let writer = MemberWriter::new(base);
+    let mut out = group_open(base, &group);
+    out.reserve(members.len() * writer.bytes_per_member());
+    writer.push(&mut out, &members, true);
+    out.push_str(GROUP_CLOSE);
     RawValue::from_string(out).unwrap_or_else(|_| empty_object())
 }
+
+/// The text of a whole Group up to its members: the rendered group (without members) reopened
+/// before its closing brace, then `,"members":[`. Members follow (see [`MemberWriter`]), then
+/// [`GROUP_CLOSE`]; the pieces together are what [`group_json`] answers with nothing projected.
+pub fn group_open(base: &str, group: &GroupView) -> String {
+    let head = GroupView {
+        members: None,
+        ..group.clone()
+    };
+    let head = serde_json::to_string(&render_group(base, &head)).unwrap_or_else(|_| "{}".to_owned());
+    // `head` is an object that always has `schemas` and `id`: reopen it before its closing brace.
+    let mut out = String::with_capacity(head.len() + 16);
+    out.push_str(head.strip_suffix('}').unwrap_or("{"));
+    out.push_str(",\"members\":[");
+    out
+}
+
+/// What closes a Group opened by [`group_open`].
+pub const GROUP_CLOSE: &str = "]}";
+
+/// Writes member objects (`{"value":…,"$ref":…,"type":"User"}`) as JSON text, chunk by chunk.
+#[derive(Debug, Clone)]
+pub struct MemberWriter {
+    /// The base URL as it appears inside a JSON string literal.
+    base_inner: String,
+}
+
+impl MemberWriter {
+    /// A writer for members of a group under the organization's SCIM base URL `base`.
+    pub fn new(base: &str) -> Self {
+        let quoted = serde_json::to_string(base).unwrap_or_else(|_| "\"\"".to_owned());
+        MemberWriter {
+            base_inner: unquote(&quoted).to_owned(),
+        }
+    }
+
+    /// About how many bytes one member takes, to size buffers.
+    pub fn bytes_per_member(&self) -> usize {
+        2 * MEMBER_ID_CHARS + self.base_inner.len() + 48
+    }
+
+    /// Appends `ids` as members; `first` when nothing precedes them in the array (no comma).
+    pub fn push(&self, out: &mut String, ids: &[String], first: bool) {
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 || !first {
+                out.push(',');
+            }
+            let quoted = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".to_owned());
+            out.push_str("{\"value\":");
+            out.push_str(&quoted);
+            out.push_str(",\"$ref\":\"");
+            out.push_str(&self.base_inner);
+            out.push_str("/Users/");
+            out.push_str(unquote(&quoted));
+            out.push_str("\",\"type\":\"User\"}");
+        }
+    }
+}
+
+/// The text of a ListResponse up to its first resource (`…,"Resources":[`); the resources follow,
+/// separated by commas, then [`LIST_CLOSE`]. Together, byte for byte what [`list_response_raw`]
+/// writes for the same resources.
+pub fn list_open(total: u64, start_index: u64, items_per_page: usize) -> String {
+    let none: [Box<RawValue>; 0] = [];
+    let mut shape = ListResponse::new(total, start_index, &none);
+    shape.items_per_page = items_per_page;
+    let text = serde_json::to_string(&shape).unwrap_or_default();
+    match text.strip_suffix(LIST_CLOSE) {
+        Some(open) => open.to_owned(),
+        None => text,
+    }
+}
+
+/// What closes a ListResponse opened by [`list_open`].
+pub const LIST_CLOSE: &str = "]}";
 
 /// The inside of a JSON string literal: exactly one quote off each end (an escaped `\"` at the
 /// end of the text must stay).
@@ -420,6 +478,48 @@ mod tests {
         assert_eq!(rendered["Resources"][0]["id"], "a");
         assert_eq!(rendered["totalResults"], 5);
         assert_eq!(rendered["itemsPerPage"], 1);
+    }
+
+    #[test]
+    fn list_pieces_are_the_list_byte_for_byte() {
+        let items = [raw(&json!({"id": "a"})), raw(&json!({"id": "b", "x": [1]}))];
+        let whole = list_response_raw(7, 3, &items);
+        let texts: Vec<&str> = items.iter().map(|r| r.get()).collect();
+        let pieces = format!(
+            "{}{}{}",
+            list_open(7, 3, items.len()),
+            texts.join(","),
+            LIST_CLOSE
+        );
+        assert_eq!(pieces, whole.get());
+        assert_eq!(
+            format!("{}{}", list_open(0, 1, 0), LIST_CLOSE),
+            list_response_raw(0, 1, &[]).get()
+        );
+    }
+
+    #[test]
+    fn group_pieces_are_the_group_byte_for_byte() {
+        let view = GroupView {
+            id: "g1".into(),
+            display_name: "Eng".into(),
+            external_id: None,
+            members: Some(vec!["u1".into(), "u2".into(), "u3".into()]),
+            meta: Meta {
+                created: 0,
+                last_modified: 1,
+                version: 3,
+            },
+        };
+        let base = "https://scim.example/api/orgs/1/scim/v2";
+        let whole = group_json(base, view.clone(), &Projection::default());
+        let writer = MemberWriter::new(base);
+        let mut pieces = group_open(base, &view);
+        writer.push(&mut pieces, &["u1".to_owned()], true);
+        writer.push(&mut pieces, &[], false);
+        writer.push(&mut pieces, &["u2".to_owned(), "u3".to_owned()], false);
+        pieces.push_str(GROUP_CLOSE);
+        assert_eq!(pieces, whole.get());
     }
 
     #[test]

@@ -1,13 +1,47 @@
-//! Group membership written and checked set-based: a constant number of statements per write,
-//! whether it names one member or 200 000. Each list of member ids travels as one JSON array text
-//! (one bind parameter) expanded in SQL; a PUT's membership is diffed in SQL, never read whole
-//! into memory.
+//! Group membership rows. Written and checked set-based: a constant number of statements per
+//! write, whether it names one member or 200 000; each list of member ids travels as one JSON
+//! array text (one bind parameter) expanded in SQL, and a PUT's membership is diffed in SQL, never
+//! read whole into memory. Read in keyset chunks: each chunk is one short statement that returns
+//! its connection to the pool before the caller does anything else with the ids (say, write them
+//! to a slow client), so a huge group never pins a connection or memory for its whole size.
 
 use std::collections::BTreeSet;
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
+use entity::group_member;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
+};
 
-use super::{StoreError, Violation, WriteError, id_array, id_rows, unstorable};
+use super::{Store, StoreError, Violation, WriteError, id_array, id_rows, unstorable};
+
+impl Store {
+    /// Up to `limit` member user ids of one group of `org_id`, in user-id order, strictly after
+    /// `after` (the last id of the previous chunk; `None` for the first). Served by the primary
+    /// key (group_id, user_id): each chunk is an index range scan, whatever the group's size.
+    pub async fn member_chunk(
+        &self,
+        org_id: i64,
+        group_id: &str,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut select = group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::UserId)
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .filter(group_member::Column::OrgId.eq(org_id));
+        if let Some(after) = after {
+            select = select.filter(group_member::Column::UserId.gt(after));
+        }
+        Ok(select
+            .order_by_asc(group_member::Column::UserId)
+            .limit(limit)
+            .into_tuple()
+            .all(self.conn())
+            .await?)
+    }
+}
 
 /// How a checked list of members is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -191,3 +191,60 @@ async fn one_org_cannot_take_the_whole_pool_on_postgres() {
         .expect("SCIMGATE_TEST_DATABASE_URL names a PostgreSQL database");
     one_org_cannot_take_the_whole_pool(&db).await;
 }
+
+/// A streamed answer reads the rest of a large group after its handler has returned: those reads
+/// wait for the organization's share of the pool too, instead of escaping it.
+#[tokio::test]
+async fn a_streamed_answer_reads_its_later_chunks_within_the_share() {
+    let app = common::TestApp::new().await;
+    let org = app.org("stream-share").await;
+    let scim = common::Scim::new(&app, &org);
+    let group = scim.create_group(&common::unique("Streamed share")).await;
+    // More members than one chunk (5,000), so the answer has statements left after its head.
+    let sql = app.sql_connection().await;
+    let backend = sql.get_database_backend();
+    let users = match backend {
+        sea_orm::DbBackend::Postgres => format!(
+            "INSERT INTO scim_users (id, org_id, user_name, user_name_key, active, document, created_at, updated_at, version) \
+             SELECT 'ss{0}-' || i, {0}, 'ss{0}-' || i, 'ss{0}-' || i, TRUE, '{{}}', 0, 0, 1 FROM generate_series(1, 12000) AS i",
+            org.id
+        ),
+        _ => format!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 12000) \
+             INSERT INTO scim_users (id, org_id, user_name, user_name_key, active, document, created_at, updated_at, version) \
+             SELECT 'ss{0}-' || i, {0}, 'ss{0}-' || i, 'ss{0}-' || i, 1, '{{}}', 0, 0, 1 FROM s",
+            org.id
+        ),
+    };
+    sql.execute_unprepared(&users).await.expect("users");
+    sql.execute_unprepared(&format!(
+        "INSERT INTO group_members (group_id, user_id, org_id) SELECT '{group}', id, org_id FROM scim_users WHERE org_id = {}",
+        org.id
+    ))
+    .await
+    .expect("members");
+
+    let catalog = app.catalog(org.id, &org.name);
+    let projection = scimgate::scim::projection::Projection::default();
+    let (_, mut answer) = catalog
+        .get_group_streamed(&group, &projection)
+        .await
+        .expect("group");
+    let head = answer.head().await.expect("head");
+    let share = Arc::new(tokio::sync::Semaphore::new(1));
+    let taken = share.clone().acquire_owned().await.expect("permit");
+    let mut answer = answer.within_share(share);
+    // Its whole share is held elsewhere: the next chunk's statement waits.
+    let waiting = tokio::time::timeout(Duration::from_millis(300), answer.next()).await;
+    assert!(
+        waiting.is_err(),
+        "a chunk was read outside the organization's share"
+    );
+    drop(taken);
+    let mut text = head;
+    while let Some(piece) = answer.next().await.expect("chunk") {
+        text.push_str(&piece);
+    }
+    let body: serde_json::Value = serde_json::from_str(&text).expect("the answer is whole JSON");
+    assert_eq!(body["members"].as_array().map(Vec::len), Some(12_000));
+}

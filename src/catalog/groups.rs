@@ -1,6 +1,9 @@
 //! SCIM Groups of one organization: the catalog rows whose display names are unique instance-wide.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -160,6 +163,7 @@ impl Catalog {
             pieces,
             member_reads: 0,
             failed: false,
+            share: None,
         }
     }
 
@@ -447,9 +451,28 @@ pub struct Streamed {
     member_reads: usize,
     /// After an error the answer ends: the client sees a cut connection, never wrong JSON.
     failed: bool,
+    /// The organization's share of the database pool, taken around each statement that runs
+    /// after the handler has returned (and released its own share).
+    share: Option<Arc<Semaphore>>,
 }
 
 impl Streamed {
+    /// From now on, each statement waits for one of `share`'s permits (the organization's fair
+    /// share of the pool), so streamed answers count against it like requests do.
+    pub fn within_share(mut self, share: Arc<Semaphore>) -> Self {
+        self.share = Some(share);
+        self
+    }
+
+    /// Waits for the organization's share, if the answer has one; a closed semaphore (never
+    /// closed in practice) lets the statement run rather than fail the answer.
+    async fn take_share(&self) -> Option<OwnedSemaphorePermit> {
+        match &self.share {
+            Some(share) => share.clone().acquire_owned().await.ok(),
+            None => None,
+        }
+    }
+
     /// The first piece of the answer, read before the status line is sent: the page itself and
     /// the first membership chunk, so a database that cannot answer still gets a proper 503.
     pub async fn head(&mut self) -> Result<String, CatalogError> {
@@ -493,18 +516,27 @@ impl Streamed {
 
     async fn produce(&mut self) -> Result<Option<String>, CatalogError> {
         let mut out = String::new();
-        while let Some(piece) = self.pieces.pop_front() {
+        while let Some(front) = self.pieces.front() {
+            let reads_database = !matches!(front, Piece::Text(_));
+            if reads_database && !out.is_empty() {
+                // Hand over what is ready before a statement runs.
+                return Ok(Some(out));
+            }
+            // Waited for before the piece leaves the queue: giving up the wait loses nothing.
+            let _share = if reads_database {
+                self.take_share().await
+            } else {
+                None
+            };
+            let Some(piece) = self.pieces.pop_front() else {
+                break;
+            };
             match piece {
                 Piece::Text(text) => {
                     out.push_str(&text);
                     if out.len() >= TEXT_BATCH {
                         return Ok(Some(out));
                     }
-                }
-                Piece::Members { .. } | Piece::Projected(..) if !out.is_empty() => {
-                    // Hand over what is ready before a statement runs.
-                    self.pieces.push_front(piece);
-                    return Ok(Some(out));
                 }
                 Piece::Members { group_id, after } => {
                     let text = self.member_chunk(group_id, after).await?;

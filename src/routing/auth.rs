@@ -43,11 +43,15 @@ fn refuse(reason: &'static str) -> Response {
     ApiError::unauthorized().into_response()
 }
 
-/// 429 for an organization over one of its limits, counted by reason.
-fn refuse_over_limit(org_id: i64, refused: Refused) -> Response {
+/// The 429 of an organization over one of its limits, counted by reason.
+pub(super) fn over_limit(org_id: i64, refused: Refused) -> ApiError {
     metrics::counter!("scimgate_rate_limited_total", "org" => org_id.to_string(), "reason" => refused.reason)
         .increment(1);
-    let mut response = ApiError::too_many_requests(refused.retry_after_secs, refused.reason).into_response();
+    ApiError::too_many_requests(refused.retry_after_secs, refused.reason)
+}
+
+fn refuse_over_limit(org_id: i64, refused: Refused) -> Response {
+    let mut response = over_limit(org_id, refused).into_response();
     response.extensions_mut().insert(AuthenticatedOrg(org_id));
     response
 }
@@ -111,11 +115,6 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         Ok(permit) => permit,
         Err(refused) => return refuse_over_limit(org_id, refused),
     };
-    // Held while the handler works on the database, released before the answer streams out.
-    let pool_share = match state.limits.pool_share(org_id).await {
-        Ok(permit) => permit,
-        Err(refused) => return refuse_over_limit(org_id, refused),
-    };
     state.token_usage.record(owner.token_id);
     let audit = scim_audit_context(&request, &owner.masked, &state.trusted_proxies);
     request.extensions_mut().insert(audit);
@@ -123,8 +122,9 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         org_id,
         org_name: owner.org_name,
     });
+    // The organization's share of the pool is taken by the handler once it has read the request
+    // (see `scim::pool_share`): a slow upload must not hold it.
     let response = next.run(request).await;
-    drop(pool_share);
     // The answer counts against the organization's cap until it is written (or the client is gone).
     let mut response = response.map(|body| HeldBody::wrap(body, in_flight));
     response.extensions_mut().insert(AuthenticatedOrg(org_id));

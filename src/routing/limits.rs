@@ -94,6 +94,16 @@ impl OrgLimits {
 }
 
 impl OrgLimits {
+    /// `org_id`'s share of the pool, for work that must wait for it rather than be refused (an
+    /// answer already streaming).
+    pub fn share_of(&self, org_id: i64) -> Arc<Semaphore> {
+        // Cloned out of the map: a dashmap guard must not outlive this statement.
+        self.pool_shares
+            .entry(org_id)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.pool_share)))
+            .clone()
+    }
+
     /// Waits up to [`POOL_SHARE_WAIT`] for one of `org_id`'s database connections; hold the
     /// permit while the request works on the database.
     pub async fn pool_share(&self, org_id: i64) -> Result<OwnedSemaphorePermit, Refused> {
@@ -101,11 +111,7 @@ impl OrgLimits {
             retry_after_secs: 1,
             reason: "pool_share",
         };
-        let semaphore = self
-            .pool_shares
-            .entry(org_id)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.pool_share)))
-            .clone();
+        let semaphore = self.share_of(org_id);
         if let Ok(permit) = semaphore.clone().try_acquire_owned() {
             return Ok(permit);
         }

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, stream};
 use serde_json::Value;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use super::AppState;
 use super::error::{ApiError, SCIM_JSON};
@@ -189,8 +189,11 @@ async fn group_patch_body(body: Body) -> Result<Vec<PatchOperation>> {
 /// A 200 whose body is written as the client reads it. The head (the page, the first chunk of
 /// members) is produced before the status line, so what can fail early still gets its status;
 /// a failure later can only cut the connection (the catalog logs it with the correlation id).
-async fn streamed_response(mut answer: Streamed) -> Result<Response> {
+async fn streamed_response(state: &AppState, org_id: i64, mut answer: Streamed) -> Result<Response> {
     let head = answer.head().await?;
+    // The handler's share of the pool is released when it returns; the rest of the answer reads
+    // the database within the organization's share all the same.
+    let answer = answer.within_share(state.limits.share_of(org_id));
     let rest = stream::unfold(answer, |mut answer| async move {
         match answer.next().await {
             Ok(Some(text)) => Some((Ok(Bytes::from(text)), answer)),
@@ -207,6 +210,17 @@ async fn streamed_response(mut answer: Streamed) -> Result<Response> {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     Ok(response)
+}
+
+/// Waits (up to a second) for the organization's fair share of the database pool, then 429
+/// `pool_share`. Taken once the request has been read (a slow upload must not hold it) and held
+/// until the handler returns; a streamed answer's later reads take it again (`within_share`).
+async fn pool_share(state: &AppState, org_id: i64) -> Result<OwnedSemaphorePermit> {
+    state
+        .limits
+        .pool_share(org_id)
+        .await
+        .map_err(|refused| super::auth::over_limit(org_id, refused))
 }
 
 /// The `If-Match` precondition of a write, checked by the store under the write's lock.
@@ -255,12 +269,18 @@ pub async fn get_collection(
     Path((_, segment)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
+    let _share = pool_share(&state, tenant.org_id).await?;
     let cat = catalog(&state, tenant, audit);
     let base = cat.base_url().to_owned();
     let body: Box<RawValue> = match endpoint(&segment)? {
         Endpoint::Users => cat.list_users(&ListRequest::parse(&params(raw)?)?).await?,
         Endpoint::Groups => {
-            return streamed_response(cat.list_groups(&ListRequest::parse(&params(raw)?)?).await?).await;
+            return streamed_response(
+                &state,
+                cat.tenant().org_id,
+                cat.list_groups(&ListRequest::parse(&params(raw)?)?).await?,
+            )
+            .await;
         }
         Endpoint::ServiceProviderConfig => raw_json(&discovery::service_provider_config(&base)),
         Endpoint::ResourceTypes => raw_json(&discovery::resource_types(&base)),
@@ -278,14 +298,24 @@ pub async fn post_collection(
     body: Body,
 ) -> Result<Response> {
     let cat = catalog(&state, tenant, audit);
+    let org = cat.tenant().org_id;
     if segment == ".search" {
         let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
-        return streamed_response(cat.search_all(&request).await?).await;
+        let _share = pool_share(&state, org).await?;
+        return streamed_response(&state, org, cat.search_all(&request).await?).await;
     }
     let endpoint = endpoint(&segment)?;
     let resource = match endpoint {
-        Endpoint::Groups => cat.create_group(&group_body(body).await?).await?,
-        Endpoint::Users => cat.create_user(&user_body(body).await?).await?,
+        Endpoint::Groups => {
+            let body = group_body(body).await?;
+            let _share = pool_share(&state, org).await?;
+            cat.create_group(&body).await?
+        }
+        Endpoint::Users => {
+            let body = user_body(body).await?;
+            let _share = pool_share(&state, org).await?;
+            cat.create_user(&body).await?
+        }
         other => return Err(method_not_allowed(&Method::POST, other)),
     };
     Ok(resource_response(StatusCode::CREATED, resource))
@@ -300,6 +330,7 @@ pub async fn get_item(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
+    let _share = pool_share(&state, tenant.org_id).await?;
     let cat = catalog(&state, tenant, audit);
     let base = cat.base_url().to_owned();
     let found = |doc: Option<Value>, what: &str| {
@@ -315,7 +346,7 @@ pub async fn get_item(
             if let Some(not_modified) = not_modified(&headers, version) {
                 return Ok(not_modified);
             }
-            let mut response = streamed_response(answer).await?;
+            let mut response = streamed_response(&state, cat.tenant().org_id, answer).await?;
             if let Ok(v) = HeaderValue::from_str(&etag(version)) {
                 response.headers_mut().insert(header::ETAG, v);
             }
@@ -357,10 +388,11 @@ pub async fn post_item(
         return Err(method_not_allowed(&Method::POST, endpoint));
     }
     let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
+    let _share = pool_share(&state, tenant.org_id).await?;
     let cat = catalog(&state, tenant, audit);
     match endpoint {
         Endpoint::Users => Ok(raw_response(StatusCode::OK, cat.list_users(&request).await?)),
-        _ => streamed_response(cat.list_groups(&request).await?).await,
+        _ => streamed_response(&state, cat.tenant().org_id, cat.list_groups(&request).await?).await,
     }
 }
 
@@ -379,11 +411,13 @@ pub async fn put_item(
         Endpoint::Groups => {
             let body = group_body(body).await?;
             let version = if_match(&headers)?;
+            let _share = pool_share(&state, cat.tenant().org_id).await?;
             cat.replace_group(&id, &body, version.as_ref()).await?
         }
         Endpoint::Users => {
             let body = user_body(body).await?;
             let version = if_match(&headers)?;
+            let _share = pool_share(&state, cat.tenant().org_id).await?;
             cat.replace_user(&id, &body, version.as_ref()).await?
         }
         other => return Err(method_not_allowed(&Method::PUT, other)),
@@ -408,6 +442,7 @@ pub async fn patch_item(
         Endpoint::Groups => {
             let ops = group_patch_body(body).await?;
             let version = if_match(&headers)?;
+            let _share = pool_share(&state, cat.tenant().org_id).await?;
             let projection = if query::asks_for_attributes(&params) {
                 Some(query::projection(&params)?)
             } else {
@@ -424,6 +459,7 @@ pub async fn patch_item(
         Endpoint::Users => {
             let body = user_body(body).await?;
             let version = if_match(&headers)?;
+            let _share = pool_share(&state, cat.tenant().org_id).await?;
             let resource = cat
                 .patch_user(&id, &body, version.as_ref(), &query::projection(&params)?)
                 .await?;
@@ -442,6 +478,7 @@ pub async fn delete_item(
     headers: HeaderMap,
 ) -> Result<Response> {
     let endpoint = endpoint(&segment)?;
+    let _share = pool_share(&state, tenant.org_id).await?;
     let cat = catalog(&state, tenant, audit);
     let version = if_match(&headers)?;
     match endpoint {

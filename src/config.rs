@@ -493,7 +493,8 @@ impl ServeArgs {
         if let Some(public) = &self.public_url {
             check_public_url(public)?;
         }
-        if self.metrics_listen.as_deref() == Some(self.listen.as_str()) {
+        // Port 0 asks the system for a free port: two listeners may both ask.
+        if self.metrics_listen.as_deref() == Some(self.listen.as_str()) && !self.listen.ends_with(":0") {
             return Err("SCIMGATE_METRICS_LISTEN must differ from SCIMGATE_LISTEN".into());
         }
         Gates::from_args(self).map(|_| ())

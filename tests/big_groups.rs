@@ -9,16 +9,10 @@ use std::time::Instant;
 
 use axum::http::StatusCode;
 use common::{Scim, TestApp, assert_scim_error};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-
-/// A prefix of user ids no other test or run uses (ids are at most 36 characters).
-fn id_prefix() -> String {
-    let tag = uuid::Uuid::now_v7().simple().to_string();
-    format!("bg{}-", &tag[20..])
-}
 
 fn ids(prefix: &str, range: std::ops::RangeInclusive<usize>) -> Vec<String> {
     range.map(|i| format!("{prefix}{i}")).collect()
@@ -31,26 +25,6 @@ fn members(ids: &[String]) -> Value {
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
     ids
-}
-
-/// Inserts users `{prefix}1` … `{prefix}{count}` of `org_id` with one statement (seeding 300 000
-/// users through SCIM would take longer than the test itself).
-async fn seed_users(conn: &DatabaseConnection, org_id: i64, prefix: &str, count: usize) {
-    let sql = format!(
-        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) \
-         INSERT INTO scim_users (id, org_id, user_name, user_name_key, external_id, active, \
-         display_name_key, document, created_at, updated_at, version) \
-         SELECT '{prefix}' || n, {org_id}, '{prefix}' || n, '{prefix}' || n, NULL, true, NULL, \
-         '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"{prefix}' || n || '\",\"active\":true}}', \
-         1, 1, 1 FROM s"
-    );
-    let started = Instant::now();
-    let done = conn
-        .execute_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await
-        .expect("seed users");
-    assert_eq!(done.rows_affected(), count as u64);
-    eprintln!("seeded {count} users in {:?}", started.elapsed());
 }
 
 /// The group's version (its ETag) and sorted member ids.
@@ -78,8 +52,8 @@ async fn membership_round_trip(n: usize, unknown: usize) {
     let app = TestApp::new().await;
     let org = app.org("big").await;
     let scim = Scim::new(&app, &org);
-    let prefix = id_prefix();
-    seed_users(&app.sql_connection().await, org.id, &prefix, 3 * n).await;
+    let prefix = common::short_prefix();
+    common::seed_users(&app.sql_connection().await, org.id, &prefix, 3 * n).await;
     let name = common::unique("big");
 
     let first = ids(&prefix, 1..=n);
@@ -152,8 +126,8 @@ async fn patch_adds_and_removes_many_members() {
     let app = TestApp::new().await;
     let org = app.org("bigpatch").await;
     let scim = Scim::new(&app, &org);
-    let prefix = id_prefix();
-    seed_users(&app.sql_connection().await, org.id, &prefix, 3_000).await;
+    let prefix = common::short_prefix();
+    common::seed_users(&app.sql_connection().await, org.id, &prefix, 3_000).await;
     let group_id = scim.create_group(&common::unique("bigpatch")).await;
     let path = format!("/Groups/{group_id}");
 

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::process::{Server, cli_org, send};
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 /// Members of the flooding organization's group: each PUT of it is heavy work on the database.
@@ -23,28 +22,7 @@ const ROUNDS: usize = 20;
 /// `count` users of `org_id`, by raw SQL; their ids.
 async fn seed_users(db: &str, org_id: i64, count: usize) -> Vec<String> {
     let sql = sea_orm::Database::connect(db).await.expect("connect");
-    let now = scimgate::store::now_micros();
-    let prefix = common::unique("flood");
-    let ids: Vec<String> = (0..count).map(|_| uuid::Uuid::now_v7().to_string()).collect();
-    for (n, batch) in ids.chunks(1000).enumerate() {
-        let rows: Vec<String> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                let name = format!("{prefix}-{n}-{i}@fair.example");
-                let doc = json!({"userName": name, "active": true}).to_string();
-                format!("('{id}', {org_id}, '{name}', '{name}', NULL, TRUE, NULL, '{doc}', {now}, {now}, 1)")
-            })
-            .collect();
-        sql.execute_unprepared(&format!(
-            "INSERT INTO scim_users (id, org_id, user_name, user_name_key, external_id, active, \
-             display_name_key, document, created_at, updated_at, version) VALUES {}",
-            rows.join(",")
-        ))
-        .await
-        .expect("seed users");
-    }
-    ids
+    common::seed_users(&sql, org_id, &common::short_prefix(), count).await
 }
 
 /// An authenticated request of an organization: status and body.
@@ -202,27 +180,9 @@ async fn a_streamed_answer_reads_its_later_chunks_within_the_share() {
     let group = scim.create_group(&common::unique("Streamed share")).await;
     // More members than one chunk (5,000), so the answer has statements left after its head.
     let sql = app.sql_connection().await;
-    let backend = sql.get_database_backend();
-    let users = match backend {
-        sea_orm::DbBackend::Postgres => format!(
-            "INSERT INTO scim_users (id, org_id, user_name, user_name_key, active, document, created_at, updated_at, version) \
-             SELECT 'ss{0}-' || i, {0}, 'ss{0}-' || i, 'ss{0}-' || i, TRUE, '{{}}', 0, 0, 1 FROM generate_series(1, 12000) AS i",
-            org.id
-        ),
-        _ => format!(
-            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 12000) \
-             INSERT INTO scim_users (id, org_id, user_name, user_name_key, active, document, created_at, updated_at, version) \
-             SELECT 'ss{0}-' || i, {0}, 'ss{0}-' || i, 'ss{0}-' || i, 1, '{{}}', 0, 0, 1 FROM s",
-            org.id
-        ),
-    };
-    sql.execute_unprepared(&users).await.expect("users");
-    sql.execute_unprepared(&format!(
-        "INSERT INTO group_members (group_id, user_id, org_id) SELECT '{group}', id, org_id FROM scim_users WHERE org_id = {}",
-        org.id
-    ))
-    .await
-    .expect("members");
+    let prefix = common::short_prefix();
+    common::seed_users(&sql, org.id, &prefix, 12_000).await;
+    common::seed_members(&sql, org.id, &group, &prefix).await;
 
     let catalog = app.catalog(org.id, &org.name);
     let projection = scimgate::scim::projection::Projection::default();

@@ -9,7 +9,6 @@ mod common;
 use std::time::Duration;
 
 use common::process::{Server, WireAnswer, cli_org, parse_answer, send};
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -145,41 +144,12 @@ async fn connections_beyond_the_cap_wait_and_idle_keep_alive_ones_are_dropped() 
     );
 }
 
-/// `count` users of `org_id` (named `{prefix}-N@…`) made members of `group_id`, by raw SQL.
-async fn seed_members(db: &str, org_id: i64, group_id: &str, prefix: &str, count: usize) {
+/// `count` users of `org_id` made members of `group_id`, by raw SQL.
+async fn seed_members(db: &str, org_id: i64, group_id: &str, count: usize) {
     let sql = sea_orm::Database::connect(db).await.expect("connect");
-    let now = scimgate::store::now_micros();
-    let mut users = Vec::with_capacity(count);
-    for i in 0..count {
-        let name = format!("{prefix}-{i:06}@slow.example");
-        let doc = json!({"userName": name, "active": true}).to_string();
-        users.push((uuid::Uuid::now_v7().to_string(), name, doc));
-    }
-    for batch in users.chunks(1000) {
-        let rows: Vec<String> = batch
-            .iter()
-            .map(|(id, name, doc)| {
-                format!("('{id}', {org_id}, '{name}', '{name}', NULL, TRUE, NULL, '{doc}', {now}, {now}, 1)")
-            })
-            .collect();
-        sql.execute_unprepared(&format!(
-            "INSERT INTO scim_users (id, org_id, user_name, user_name_key, external_id, active, \
-             display_name_key, document, created_at, updated_at, version) VALUES {}",
-            rows.join(",")
-        ))
-        .await
-        .expect("seed users");
-        let members: Vec<String> = batch
-            .iter()
-            .map(|(id, _, _)| format!("('{group_id}', '{id}', {org_id})"))
-            .collect();
-        sql.execute_unprepared(&format!(
-            "INSERT INTO group_members (group_id, user_id, org_id) VALUES {}",
-            members.join(",")
-        ))
-        .await
-        .expect("seed members");
-    }
+    let prefix = common::short_prefix();
+    common::seed_users(&sql, org_id, &prefix, count).await;
+    common::seed_members(&sql, org_id, group_id, &prefix).await;
 }
 
 /// A group of the organization, created over SCIM; its id.
@@ -218,7 +188,7 @@ async fn an_unread_answer_counts_against_the_cap_until_the_write_timeout_drops_i
     let (org_id, token) = cli_org(&db, "slow-reader").await;
     let group = create_group(&server, org_id, &token).await;
     // About 10 MB of answer: far more than the socket buffers on both sides hold.
-    seed_members(&db, org_id, &group, &common::unique("m"), 60_000).await;
+    seed_members(&db, org_id, &group, 60_000).await;
 
     let socket = TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("small receive buffer");

@@ -86,6 +86,44 @@ pub fn require_postgres() {
     );
 }
 
+/// A short prefix of its own for seeded ids (ids are at most 36 characters).
+pub fn short_prefix() -> String {
+    format!("s{}-", &uuid::Uuid::now_v7().simple().to_string()[20..32])
+}
+
+/// Inserts users `{prefix}1` … `{prefix}{count}` of `org_id` (ids, user names and their keys
+/// alike) with one statement, as a bulk load would: seeding 100 000 users through SCIM would take
+/// longer than the tests that need them. Answers their ids, in that order.
+pub async fn seed_users(
+    conn: &impl sea_orm::ConnectionTrait,
+    org_id: i64,
+    prefix: &str,
+    count: usize,
+) -> Vec<String> {
+    let sql = format!(
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) \
+         INSERT INTO scim_users (id, org_id, user_name, user_name_key, external_id, active, \
+         display_name_key, document, created_at, updated_at, version) \
+         SELECT '{prefix}' || n, {org_id}, '{prefix}' || n, '{prefix}' || n, NULL, true, NULL, \
+         '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"{prefix}' || n || '\",\"active\":true}}', \
+         1, 1, 1 FROM s"
+    );
+    let done = conn.execute_unprepared(&sql).await.expect("seed users");
+    assert_eq!(done.rows_affected(), count as u64);
+    (1..=count).map(|n| format!("{prefix}{n}")).collect()
+}
+
+/// Makes every user of `org_id` whose id starts with `prefix` a member of `group_id`, with one
+/// statement.
+pub async fn seed_members(conn: &impl sea_orm::ConnectionTrait, org_id: i64, group_id: &str, prefix: &str) {
+    conn.execute_unprepared(&format!(
+        "INSERT INTO group_members (group_id, user_id, org_id) SELECT '{group_id}', id, org_id \
+         FROM scim_users WHERE org_id = {org_id} AND id LIKE '{prefix}%'"
+    ))
+    .await
+    .expect("seed members");
+}
+
 /// Whether the tests run on PostgreSQL.
 pub fn on_postgres() -> bool {
     database_url().starts_with("postgres")

@@ -10,55 +10,34 @@
 //! and read memory as a multiple of the request or answer size. Nothing fails on a number; the
 //! process exits non-zero only when it cannot run.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+
+#[allow(dead_code)]
+#[path = "../tests/common/process.rs"]
+mod process;
+
+use process::{Server, scimgate_at};
 
 type Res<T> = Result<T, String>;
 
-const HASH_KEY: &str = "http-bench-hash-key-0123456789abcdef";
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// A name of its own (the process harness names its logs with it).
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
 
 fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
     move |e| format!("{what}: {e}")
 }
 
-/// The gateway under test, a real process; killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-fn command(binary: &str, db: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(binary);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SCIMGATE_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .args(args)
-        .env("SCIMGATE_DATABASE_URL", db)
-        .env("SCIMGATE_TOKEN_HASH_KEY", HASH_KEY)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
 async fn cli(binary: &str, db: &str, args: &[&str]) -> Res<String> {
-    let output = command(binary, db, args)
+    let output = scimgate_at(binary, db, args)
         .output()
         .await
         .map_err(err("run scimgate"))?;
@@ -71,76 +50,20 @@ async fn cli(binary: &str, db: &str, args: &[&str]) -> Res<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-impl Server {
-    async fn start(binary: &str, db: &str) -> Res<Server> {
-        let log = std::env::temp_dir().join(format!(
-            "scimgate-http-bench-{}.log",
-            uuid::Uuid::now_v7().simple()
-        ));
-        let file = std::fs::File::create(&log).map_err(err("log file"))?;
-        let child = command(binary, db, &["serve"])
-            .env("SCIMGATE_LISTEN", "127.0.0.1:0")
-            .env("SCIMGATE_PUBLIC_URL", "https://scim.bench.example")
-            .env("SCIMGATE_LOG_FORMAT", "json")
-            .env("SCIMGATE_LOG", "warn,scimgate=info,scimgate::request=warn")
-            // The benchmark measures the work, not the per-organization protection.
-            .env("SCIMGATE_ORG_RATE_LIMIT", "1000000")
-            .env("SCIMGATE_ORG_BURST", "1000000")
-            .env("SCIMGATE_ORG_MAX_CONCURRENCY", "1000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .map_err(err("spawn scimgate serve"))?;
-        let mut server = Server {
-            child,
-            addr: String::new(),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while server.addr.is_empty() {
-            if Instant::now() > deadline {
-                return Err("the server never said where it listens".into());
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!(
-                    "the server exited with {status}: {}",
-                    std::fs::read_to_string(&server.log).unwrap_or_default()
-                ));
-            }
-            for line in std::fs::read_to_string(&server.log).unwrap_or_default().lines() {
-                if let Ok(v) = serde_json::from_str::<Value>(line)
-                    && v["fields"]["message"] == "scimgate serving"
-                {
-                    server.addr = v["fields"]["listen"].as_str().unwrap_or_default().to_owned();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(server)
-    }
+/// Peak memory of the server, in KiB, after resetting it to the resident size now.
+trait Peak {
+    fn reset_peak(&self) -> Res<f64>;
+    fn peak(&self) -> Res<f64>;
+}
 
-    fn pid(&self) -> Res<u32> {
-        self.child.id().ok_or_else(|| "the server has exited".to_owned())
-    }
-
-    fn status_kib(&self, field: &str) -> Res<f64> {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).map_err(err("read /proc"))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .ok_or_else(|| format!("no {field}"))
-    }
-
-    /// Resets the peak to the current resident size: a later peak is what came since.
+impl Peak for Server {
     fn reset_peak(&self) -> Res<f64> {
-        std::fs::write(format!("/proc/{}/clear_refs", self.pid()?), "5").map_err(err("reset VmHWM"))?;
-        self.status_kib("VmRSS:")
+        self.reset_peak_rss();
+        Ok(self.rss_kib() as f64)
     }
 
     fn peak(&self) -> Res<f64> {
-        self.status_kib("VmHWM:")
+        Ok(self.peak_rss_kib() as f64)
     }
 }
 
@@ -151,7 +74,8 @@ struct Answer {
     body: Vec<u8>,
 }
 
-/// One request on a fresh connection (`Connection: close`), read to the end.
+/// One request on a fresh connection (`Connection: close`), read to the end; a huge answer is
+/// counted as it arrives rather than kept.
 async fn send(
     addr: &str,
     method: &str,
@@ -185,7 +109,6 @@ async fn send(
             break;
         }
         total += n;
-        // Keep the head (and the body when asked); count the rest.
         if keep || header_end.is_none() {
             raw.extend_from_slice(&buf[..n]);
             if header_end.is_none() {
@@ -194,15 +117,11 @@ async fn send(
         }
     }
     let end = header_end.ok_or("no header end")?;
-    let status = std::str::from_utf8(&raw[..end])
-        .ok()
-        .and_then(|h| h.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or("bad status line")?;
+    let answer = process::parse_answer(&raw).map_err(err("answer"))?;
     Ok(Answer {
-        status,
+        status: answer.status,
         body_len: total - end - 4,
-        body: if keep { raw[end + 4..].to_vec() } else { Vec::new() },
+        body: if keep { answer.body } else { Vec::new() },
     })
 }
 
@@ -654,7 +573,19 @@ async fn run() -> Res<()> {
         .parse()
         .map_err(err("org id"))?;
     let token = cli(&binary, &db_url, &["token", "generate", &org.to_string()]).await?;
-    let server = Server::start(&binary, &db_url).await?;
+    let server = Server::start_binary(
+        &binary,
+        &db_url,
+        "http-bench",
+        &[
+            ("SCIMGATE_LOG", "warn,scimgate=info,scimgate::request=warn"),
+            // The benchmark measures the work, not the per-organization protection.
+            ("SCIMGATE_ORG_RATE_LIMIT", "1000000"),
+            ("SCIMGATE_ORG_BURST", "1000000"),
+            ("SCIMGATE_ORG_MAX_CONCURRENCY", "1000"),
+        ],
+    )
+    .await;
     let db = Db::open(&db_url).await?;
     let mut bench = Bench {
         server,

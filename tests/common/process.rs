@@ -18,7 +18,12 @@ pub const HASH_KEY: &str = "process-test-hash-key-0123456789abcdef";
 
 /// A `scimgate` command with this test's configuration and nothing inherited from the environment.
 pub fn scimgate(db: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
+    scimgate_at(BIN, db, args)
+}
+
+/// The same, of another build of the binary (a benchmark's "before").
+pub fn scimgate_at(binary: &str, db: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("SCIMGATE_") {
             command.env_remove(key);
@@ -76,12 +81,17 @@ impl Server {
 
     /// Serves on `db` with extra `SCIMGATE_*` settings (later ones win over the defaults).
     pub async fn start_with(db: &str, name: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_binary(BIN, db, name, env).await
+    }
+
+    /// The same, with another build of the binary.
+    pub async fn start_binary(binary: &str, db: &str, name: &str, env: &[(&str, &str)]) -> Server {
         let log = std::env::temp_dir().join(format!(
             "scimgate-process-{name}-{}.log",
             uuid::Uuid::now_v7().simple()
         ));
         let file = std::fs::File::create(&log).expect("log file");
-        let mut command = scimgate(db, &["serve"]);
+        let mut command = scimgate_at(binary, db, &["serve"]);
         command
             .env("SCIMGATE_LISTEN", "127.0.0.1:0")
             .env("SCIMGATE_PUBLIC_URL", "https://scim.process.example")

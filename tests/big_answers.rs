@@ -266,8 +266,11 @@ async fn a_16_mib_group_body_costs_about_its_size_and_big_bodies_share_a_budget(
         "8 × POST /Groups of 16 MiB at once: peak rise {} MiB",
         rise / 1024
     );
+    // Eight bodies held at once are 128 MiB before any parsing (267 MiB measured without the
+    // budget); the budget lets 64 MiB in, plus what parsing and the allocator's per-thread arenas
+    // keep on a loaded machine.
     assert!(
-        rise * 1024 < BODY_BUDGET + BODY_BUDGET / 2,
+        rise * 1024 < 2 * BODY_BUDGET - BODY_BUDGET / 8,
         "eight 16 MiB bodies raised the peak by {rise} KiB (budget {BODY_BUDGET} bytes)"
     );
 }

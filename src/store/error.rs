@@ -98,9 +98,11 @@ fn is_unavailable(err: &DbErr) -> bool {
     }
 }
 
-/// SQLite's "database is locked" after the busy timeout is contention, not a bug: retryable.
+/// Retryable, not a bug: SQLite's "database is locked" after the busy timeout (contention), and
+/// PostgreSQL cancelling a statement past `statement_timeout` (57014: the database could not
+/// answer in time, a 503 with `Retry-After`, never a 500).
 fn is_busy(e: &sea_orm::sqlx::Error) -> bool {
-    matches!(e, sea_orm::sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517")))
+    matches!(e, sea_orm::sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517") | Some("57014")))
 }
 
 #[cfg(test)]

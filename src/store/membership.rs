@@ -242,6 +242,14 @@ async fn replace_members<C: ConnectionTrait>(
         ),
     };
     let delete = format!("DELETE FROM group_members WHERE group_id = $1 AND {not_wanted}");
+    // The planner cannot know how many ids the JSON holds (it guesses 100), and a group that grew
+    // since the last ANALYZE looks small: a nested loop would then rescan the whole list once per
+    // member, 100 000 × 50 000 comparisons, until the statement timeout. Hash or merge joins cost
+    // the same whatever the estimates, so nested loops are off for the diff (this transaction only).
+    let postgres = backend == DbBackend::Postgres;
+    if postgres {
+        conn.execute_unprepared("SET LOCAL enable_nestloop = off").await?;
+    }
     let removed = conn
         .execute_raw(Statement::from_sql_and_values(
             backend,
@@ -264,5 +272,8 @@ async fn replace_members<C: ConnectionTrait>(
         ))
         .await?
         .rows_affected();
+    if postgres {
+        conn.execute_unprepared("SET LOCAL enable_nestloop = on").await?;
+    }
     Ok((added, removed))
 }

@@ -310,4 +310,29 @@ mod pool_tests {
         let setting: String = row.try_get_by_index(0).expect("text");
         assert_eq!(setting, "1234ms");
     }
+
+    /// A statement the database cancels for running too long is "retry later" (503), not a bug.
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL"]
+    async fn a_statement_past_the_timeout_is_unavailable() {
+        let url = std::env::var("SCIMGATE_TEST_DATABASE_URL").unwrap_or_default();
+        assert!(
+            url.starts_with("postgres"),
+            "set SCIMGATE_TEST_DATABASE_URL=postgres://…"
+        );
+        let pool = PoolSettings {
+            max_connections: 2,
+            statement_timeout: Duration::from_millis(50),
+        };
+        let store = Store::connect(&url, pool).await.expect("connect");
+        let err = store
+            .conn()
+            .execute_unprepared("SELECT pg_sleep(2)")
+            .await
+            .expect_err("cancelled by statement_timeout");
+        assert!(
+            matches!(StoreError::from(err), StoreError::Unavailable(_)),
+            "a cancelled statement must map to Unavailable"
+        );
+    }
 }

@@ -35,15 +35,7 @@ async fn state(scim: &Scim<'_>, group_id: &str) -> (String, Vec<String>) {
         .as_str()
         .expect("meta.version")
         .to_owned();
-    let ids = answer.body["members"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .filter_map(|v| v["value"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    (version, sorted(ids))
+    (version, common::member_ids_of(&answer.body))
 }
 
 /// POST `n` members, PUT `2n`, PUT replacing half of them, then a PUT naming `unknown` ids that

@@ -284,10 +284,8 @@ impl Store {
 mod pool_tests {
     use super::*;
 
-    /// The statement timeout is a session setting of every pooled PostgreSQL connection.
-    #[tokio::test]
-    #[ignore = "needs PostgreSQL"]
-    async fn the_statement_timeout_reaches_postgres() {
+    /// A small pool on the test PostgreSQL with this statement timeout.
+    async fn postgres_store(statement_timeout: Duration) -> Store {
         let url = std::env::var("SCIMGATE_TEST_DATABASE_URL").unwrap_or_default();
         assert!(
             url.starts_with("postgres"),
@@ -295,9 +293,16 @@ mod pool_tests {
         );
         let pool = PoolSettings {
             max_connections: 2,
-            statement_timeout: Duration::from_millis(1234),
+            statement_timeout,
         };
-        let store = Store::connect(&url, pool).await.expect("connect");
+        Store::connect(&url, pool).await.expect("connect")
+    }
+
+    /// The statement timeout is a session setting of every pooled PostgreSQL connection.
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL"]
+    async fn the_statement_timeout_reaches_postgres() {
+        let store = postgres_store(Duration::from_millis(1234)).await;
         let row = store
             .conn()
             .query_one_raw(Statement::from_string(
@@ -315,16 +320,7 @@ mod pool_tests {
     #[tokio::test]
     #[ignore = "needs PostgreSQL"]
     async fn a_statement_past_the_timeout_is_unavailable() {
-        let url = std::env::var("SCIMGATE_TEST_DATABASE_URL").unwrap_or_default();
-        assert!(
-            url.starts_with("postgres"),
-            "set SCIMGATE_TEST_DATABASE_URL=postgres://…"
-        );
-        let pool = PoolSettings {
-            max_connections: 2,
-            statement_timeout: Duration::from_millis(50),
-        };
-        let store = Store::connect(&url, pool).await.expect("connect");
+        let store = postgres_store(Duration::from_millis(50)).await;
         let err = store
             .conn()
             .execute_unprepared("SELECT pg_sleep(2)")

@@ -438,17 +438,22 @@ impl<'a> Scim<'a> {
     pub async fn member_ids(&self, group_id: &str) -> Vec<String> {
         let answer = self.get(&format!("/Groups/{group_id}")).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-        let mut ids: Vec<String> = answer.body["members"]
-            .as_array()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|v| v["value"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        ids.sort();
-        ids
+        member_ids_of(&answer.body)
     }
+}
+
+/// The member ids of a group resource, sorted.
+pub fn member_ids_of(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|v| v["value"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
 }
 
 /// Asserts a SCIM error answer: this status, `status` as a string in an Error body, this

@@ -698,12 +698,7 @@ async fn instance_endpoints_need_instance_admin() {
     let after = app
         .admin_send(Method::GET, "/api/instance/orgs", Some(&operator), None, &[])
         .await;
-    let names: Vec<&str> = after.body["organizations"]
-        .as_array()
-        .expect("organizations")
-        .iter()
-        .filter_map(|o| o["name"].as_str())
-        .collect();
+    let names = common::org_names(&after.body);
     assert!(!names.iter().any(|n| n.starts_with("rogue-org")), "{names:?}");
     assert!(
         after.body["organizations"]

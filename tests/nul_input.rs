@@ -202,12 +202,7 @@ async fn nul_in_an_organization_name_is_a_400_and_creates_nothing() {
     let after = app
         .admin_send(Method::GET, "/api/instance/orgs", Some(&jwt), None, &[])
         .await;
-    let names: Vec<&str> = after.body["organizations"]
-        .as_array()
-        .expect("organizations")
-        .iter()
-        .filter_map(|o| o["name"].as_str())
-        .collect();
+    let names = common::org_names(&after.body);
     assert!(!names.iter().any(|n| n.starts_with(&name)), "nothing created");
     if !common::on_postgres() {
         // The shared PostgreSQL database may gain organizations from concurrent tests.

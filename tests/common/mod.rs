@@ -442,6 +442,16 @@ impl<'a> Scim<'a> {
     }
 }
 
+/// The names in an instance organization listing (`GET /api/instance/orgs`).
+pub fn org_names(listing: &Value) -> Vec<&str> {
+    listing["organizations"]
+        .as_array()
+        .expect("organizations")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect()
+}
+
 /// The member ids of a group resource, sorted.
 pub fn member_ids_of(group: &Value) -> Vec<String> {
     let mut ids: Vec<String> = group["members"]

@@ -205,13 +205,20 @@ pub fn error_response_for(
     message: &str,
     retry_after: Option<u64>,
 ) -> Response {
-    match Family::of(path) {
-        Family::Scim => ApiError {
-            retry_after,
-            ..ScimError::new(status.as_u16(), message).into()
+    Family::of(path).error_response(status, message, retry_after)
+}
+
+impl Family {
+    /// An error response in this family's body.
+    pub fn error_response(self, status: StatusCode, message: &str, retry_after: Option<u64>) -> Response {
+        match self {
+            Family::Scim => ApiError {
+                retry_after,
+                ..ScimError::new(status.as_u16(), message).into()
+            }
+            .into_response(),
+            Family::Admin => admin_error_response(status, message, retry_after),
         }
-        .into_response(),
-        Family::Admin => admin_error_response(status, message, retry_after),
     }
 }
 
@@ -296,10 +303,7 @@ pub async fn complete_error_bodies(request: Request, next: Next) -> Response {
         let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok());
         (status, default_message(status, &method, allow))
     };
-    let shaped = match family {
-        Family::Scim => ApiError::from(ScimError::new(status.as_u16(), message)).into_response(),
-        Family::Admin => admin_error_response(status, &message, None),
-    };
+    let shaped = family.error_response(status, &message, None);
     let (shaped_parts, body) = shaped.into_parts();
     parts.status = status;
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::AppState;
 use super::auth::AuthenticatedOrg;
-use super::error::error_response_for;
+use super::error::Family;
 use super::scim::Endpoint;
 
 /// The request's correlation id, for the audit events it causes.
@@ -87,8 +87,10 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let path = request.uri().path().to_owned();
-    let resource = resource_label(&path);
+    let path = request.uri().path();
+    let resource = resource_label(path);
+    // Answers made here bypass the error-body layer: they take the body of the route's API.
+    let family = Family::of(path);
     // Error level so the span exists whenever any line is logged: a warning inside the request
     // must carry the correlation id even when the operator logs only warnings.
     let span = tracing::error_span!("request", correlation_id = %id, method, route = %route);
@@ -97,18 +99,11 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         Ok(Ok(response)) => response,
         Ok(Err(_)) => {
             span.in_scope(|| tracing::error!("handler panicked"));
-            // In the body of the route's API: these answers bypass the layers inside this one.
-            error_response_for(
-                &path,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error",
-                None,
-            )
+            family.error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", None)
         }
         Err(_) => {
             span.in_scope(|| tracing::warn!(timeout = ?state.request_timeout, "request timed out"));
-            error_response_for(
-                &path,
+            family.error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The request took too long; retry later",
                 Some(TIMEOUT_RETRY_AFTER_SECS),

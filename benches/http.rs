@@ -221,6 +221,9 @@ struct Row {
 
 struct Bench {
     server: Server,
+    /// The binary measured and its database, to start it afresh.
+    binary: String,
+    db_url: String,
     db: Db,
     org: i64,
     token: String,
@@ -229,6 +232,16 @@ struct Bench {
 }
 
 impl Bench {
+    /// A fresh server process: memory an allocator kept from an earlier case would hide the next
+    /// case's peak (VmHWM is reset to the resident size, kept heap included).
+    /// It answers one small request first, so connections, code and arenas are not counted.
+    async fn restart(&mut self) -> Res<()> {
+        self.server = start(&self.binary, &self.db_url).await;
+        let warm = format!("{}/Groups?count=1&excludedAttributes=members", self.base());
+        send(&self.server.addr, "GET", &warm, &self.token, None, false).await?;
+        Ok(())
+    }
+
     fn base(&self) -> String {
         format!("/api/orgs/{}/scim/v2", self.org)
     }
@@ -285,6 +298,7 @@ impl Bench {
         self.db.analyze().await?;
         let name = format!("Bench {} members", self.run);
         let body = group_body(&name, members(&tag, 0..scale));
+        self.restart().await?;
         let created = self
             .measure(
                 &format!("POST /Groups, {scale} members"),
@@ -300,6 +314,7 @@ impl Bench {
         };
         let path = format!("{}/Groups/{id}", self.base());
         let half = group_body(&name, members(&tag, scale / 2..scale));
+        self.restart().await?;
         self.measure(
             &format!("PUT /Groups/{{id}}, {} of {scale} replaced", scale / 2),
             "PUT",
@@ -308,6 +323,7 @@ impl Bench {
         )
         .await?;
         let all = group_body(&name, members(&tag, 0..scale));
+        self.restart().await?;
         self.measure(
             &format!("PUT /Groups/{{id}}, {scale} members"),
             "PUT",
@@ -318,6 +334,7 @@ impl Bench {
         // Ids are ~50 bytes each in the body: as many as 16 MiB holds, up to 3.2 × scale.
         let unknown = (scale * 32 / 10).min(15 * 1024 * 1024 / 50);
         let nobody = group_body(&name, members("ffffffff", 0..unknown));
+        self.restart().await?;
         self.measure(
             &format!("PUT /Groups/{{id}}, {unknown} unknown ids"),
             "PUT",
@@ -594,19 +611,20 @@ async fn run() -> Res<()> {
     let db = Db::open(&db_url).await?;
     let mut bench = Bench {
         server,
+        binary: binary.clone(),
+        db_url: db_url.clone(),
         db,
         org,
         token,
         run,
         rows: Vec::new(),
     };
-    // Each section on a fresh process: memory an allocator kept from an earlier case would hide
-    // the next case's peak (VmHWM is reset to the resident size, kept heap included).
+    // Each memory case on a fresh process (see `Bench::restart`).
     bench.big_memberships(scale).await?;
-    bench.server = start(&binary, &db_url).await;
+    bench.restart().await?;
     bench.huge_answers(if smoke { scale } else { scale / 2 }).await?;
     if !smoke {
-        bench.server = start(&binary, &db_url).await;
+        bench.restart().await?;
         bench.huge_bodies().await?;
     }
     bench.slow_headers(if smoke { 20 } else { 2_000 }).await?;

@@ -186,10 +186,7 @@ async fn a_streamed_answer_reads_its_later_chunks_within_the_share() {
 
     let catalog = app.catalog(org.id, &org.name);
     let projection = scimgate::scim::projection::Projection::default();
-    let (_, mut answer) = catalog
-        .get_group_streamed(&group, &projection)
-        .await
-        .expect("group");
+    let mut answer = catalog.get_group(&group, &projection).await.expect("group").body;
     let head = answer.head().await.expect("head");
     let share = Arc::new(tokio::sync::Semaphore::new(1));
     let taken = share.clone().acquire_owned().await.expect("permit");

@@ -41,9 +41,9 @@ pub enum CatalogError {
     /// A rule of the organization's data refuses the change (the message says which).
     #[error("{0}")]
     Conflict(String),
-    /// Member ids that are not users of this organization.
-    #[error("unknown members {0:?}")]
-    UnknownMembers(Vec<String>),
+    /// Member ids that are not users of this organization: a few of them, and how many.
+    #[error("{count} unknown members, among them {shown:?}")]
+    UnknownMembers { shown: Vec<String>, count: u64 },
     /// The database could not be reached in time.
     #[error("database unavailable")]
     Unavailable(#[source] StoreError),
@@ -95,7 +95,10 @@ impl CatalogError {
                 id: id.to_owned(),
             },
             WriteError::VersionMismatch => CatalogError::PreconditionFailed,
-            WriteError::UnknownUsers(ids) => CatalogError::UnknownMembers(ids),
+            WriteError::UnknownUsers(unknown) => CatalogError::UnknownMembers {
+                shown: unknown.shown,
+                count: unknown.count,
+            },
             WriteError::Rejected(e) => CatalogError::Invalid(e),
             WriteError::Conflict(message) => CatalogError::Conflict(message),
             // A concurrent delete removed what this write refers to (a catalog row being linked,

@@ -15,56 +15,52 @@ use crate::scim::patch::{GroupChange, PatchOperation, group_changes, parse_patch
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
 use crate::scim::resource::IfMatch;
-use crate::scim::resource::{self, GroupView, Meta, parse_group};
+use crate::scim::resource::{self, GroupInput, GroupView, Meta};
 use crate::store::groups::{GroupRow, Remover};
 use crate::store::{ListQuery, StoreError, Violation, WriteError};
 
 impl Catalog {
     /// POST /Groups.
-    pub async fn create_group(&self, body: &Value) -> Result<Resource, CatalogError> {
-        let input = parse_group(body)?;
+    pub async fn create_group(&self, input: GroupInput) -> Result<GroupAnswer, CatalogError> {
         let row = self
             .store
             .insert_group(
                 self.tenant.org_id,
                 &input.display_name,
                 input.external_id.as_deref(),
-                &input.members,
+                input.members,
                 &self.audit,
             )
             .await;
         match row {
-            Ok(row) => self.group_resource(row, &Projection::default()).await,
+            Ok(row) => Ok(self.group_answer(row, &Projection::default())),
             Err(e) => Err(self.group_write_error(e, "", &input.display_name).await),
         }
     }
 
     /// GET /Groups/{id}.
-    pub async fn get_group(&self, id: &str, projection: &Projection) -> Result<Resource, CatalogError> {
+    pub async fn get_group(&self, id: &str, projection: &Projection) -> Result<GroupAnswer, CatalogError> {
         let row = self
             .store
             .find_group(self.tenant.org_id, id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        self.group_resource(row, projection).await
+        Ok(self.group_answer(row, projection))
     }
 
-    /// GET /Groups/{id} as a streamed answer: the row is read now (its version decides ETag and
-    /// 304), the members chunk by chunk as the client reads.
-    pub async fn get_group_streamed(
-        &self,
-        id: &str,
-        projection: &Projection,
-    ) -> Result<(i64, Streamed), CatalogError> {
-        let row = self
-            .store
-            .find_group(self.tenant.org_id, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
+    /// A group as answered: the row is read already (its version decides ETag and 304), the
+    /// members are read chunk by chunk as the client reads, so even the answer to a write of
+    /// 200 000 members never holds more than one chunk of them.
+    fn group_answer(&self, row: GroupRow, projection: &Projection) -> GroupAnswer {
         let version = row.version;
+        let location = format!("{}/Groups/{}", self.base_url, row.id);
         let mut pieces = VecDeque::new();
         self.pending_group(row, projection).into_pieces(&mut pieces);
-        Ok((version, self.streamed(pieces)))
+        GroupAnswer {
+            version,
+            location,
+            body: self.streamed(pieces),
+        }
     }
 
     /// GET /Groups with filter, paging and projection; members are read only when returned, and
@@ -146,14 +142,14 @@ impl Catalog {
             let view = group_view(row, None);
             return PendingGroup::Whole(resource::group_json(&self.base_url, view, projection));
         }
-        if projection.is_all() {
-            let group_id = row.id.clone();
-            return PendingGroup::Members {
-                open: resource::group_open(&self.base_url, &group_view(row, None)),
-                group_id,
-            };
+        // Members kept whole stream as they do unprojected; reshaped ones are rendered whole.
+        match resource::group_open(&self.base_url, &group_view(row.clone(), None), projection) {
+            Some(open) => PendingGroup::Members {
+                open,
+                group_id: row.id,
+            },
+            None => PendingGroup::Projected(row, projection.clone()),
         }
-        PendingGroup::Projected(row, projection.clone())
     }
 
     fn streamed(&self, pieces: VecDeque<Piece>) -> Streamed {
@@ -171,33 +167,33 @@ impl Catalog {
     pub async fn replace_group(
         &self,
         id: &str,
-        body: &Value,
+        input: GroupInput,
         if_match: Option<&IfMatch>,
-    ) -> Result<Resource, CatalogError> {
-        let input = parse_group(body)?;
-        let writes = [
-            GroupChange::SetDisplayName(input.display_name.clone()),
+    ) -> Result<GroupAnswer, CatalogError> {
+        let display_name = input.display_name.clone();
+        let writes = vec![
+            GroupChange::SetDisplayName(input.display_name),
             GroupChange::SetExternalId(input.external_id),
             GroupChange::ReplaceMembers(input.members),
         ];
         match self
             .store
-            .update_group(self.tenant.org_id, id, if_match, &writes, &self.audit)
+            .update_group(self.tenant.org_id, id, if_match, writes, &self.audit)
             .await
         {
-            Ok(row) => self.group_resource(row, &Projection::default()).await,
-            Err(e) => Err(self.group_write_error(e, id, &input.display_name).await),
+            Ok(row) => Ok(self.group_answer(row, &Projection::default())),
+            Err(e) => Err(self.group_write_error(e, id, &display_name).await),
         }
     }
 
-    /// PATCH /Groups/{id}, atomically; the resource is rendered only when `projection` asks for it.
+    /// PATCH /Groups/{id}, atomically; the resource is answered only when `projection` asks for it.
     pub async fn patch_group(
         &self,
         id: &str,
         body: &Value,
         if_match: Option<&IfMatch>,
         projection: Option<&Projection>,
-    ) -> Result<Option<Resource>, CatalogError> {
+    ) -> Result<Option<GroupAnswer>, CatalogError> {
         let ops = parse_patch_request(body)?;
         self.patch_group_ops(id, &ops, if_match, projection).await
     }
@@ -209,7 +205,7 @@ impl Catalog {
         ops: &[PatchOperation],
         if_match: Option<&IfMatch>,
         projection: Option<&Projection>,
-    ) -> Result<Option<Resource>, CatalogError> {
+    ) -> Result<Option<GroupAnswer>, CatalogError> {
         let changes = group_changes(ops, id)?;
         // The name a clash would be about: the last rename of this PATCH.
         let new_name = changes
@@ -222,16 +218,13 @@ impl Catalog {
             .unwrap_or_default();
         let row = match self
             .store
-            .update_group(self.tenant.org_id, id, if_match, &changes, &self.audit)
+            .update_group(self.tenant.org_id, id, if_match, changes, &self.audit)
             .await
         {
             Ok(row) => row,
             Err(e) => return Err(self.group_write_error(e, id, &new_name).await),
         };
-        match projection {
-            Some(p) => Ok(Some(self.group_resource(row, p).await?)),
-            None => Ok(None),
-        }
+        Ok(projection.map(|p| self.group_answer(row, p)))
     }
 
     /// DELETE /Groups/{id}: removes the catalog row, orphans its team and purges the team's
@@ -265,42 +258,24 @@ impl Catalog {
         Ok(())
     }
 
-    /// Renders rows in order; members are read (in one query) only when the projection returns them.
-    async fn render_groups(
-        &self,
-        rows: Vec<GroupRow>,
-        projection: &Projection,
-    ) -> Result<Vec<Resource>, CatalogError> {
-        // `excludedAttributes=members` must never touch the membership table (Entra asks for it
-        // on every lookup of a group that may have 100 000 members).
-        let mut members = if projection.includes("members") {
-            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-            Some(self.store.group_members(self.tenant.org_id, &ids).await?)
+    /// One group rendered whole under a projection; its members are read (in one query) only
+    /// when the projection returns them: `excludedAttributes=members` must never touch the
+    /// membership table (Entra asks for it on every lookup of a group that may have 100 000).
+    async fn group_resource(&self, row: GroupRow, projection: &Projection) -> Result<Resource, CatalogError> {
+        let members = if projection.includes("members") {
+            let ids = [row.id.clone()];
+            let mut members = self.store.group_members(self.tenant.org_id, &ids).await?;
+            Some(members.remove(&row.id).unwrap_or_default())
         } else {
             None
         };
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let group_members = members.as_mut().map(|m| m.remove(&row.id).unwrap_or_default());
-                let view = group_view(row, group_members);
-                let (version, location) =
-                    (view.meta.version, format!("{}/Groups/{}", self.base_url, view.id));
-                Resource {
-                    body: resource::group_json(&self.base_url, view, projection),
-                    version,
-                    location,
-                }
-            })
-            .collect())
-    }
-
-    async fn group_resource(&self, row: GroupRow, projection: &Projection) -> Result<Resource, CatalogError> {
-        let id = row.id.clone();
-        self.render_groups(vec![row], projection)
-            .await?
-            .pop()
-            .ok_or_else(|| not_found(&id))
+        let view = group_view(row, members);
+        let (version, location) = (view.meta.version, format!("{}/Groups/{}", self.base_url, view.id));
+        Ok(Resource {
+            body: resource::group_json(&self.base_url, view, projection),
+            version,
+            location,
+        })
     }
 
     /// Turns a refused group write into what the IdP admin needs to know; a display-name clash
@@ -353,10 +328,10 @@ impl Catalog {
             WriteError::Store(StoreError::Violation(Violation::GroupExternalId)) => {
                 CatalogError::Taken("externalId is already used by another group of this organization".into())
             }
-            WriteError::UnknownUsers(ids) => {
+            WriteError::UnknownUsers(unknown) => {
                 metrics::counter!("scimgate_unknown_members_total", "org" => self.tenant.org_id.to_string())
-                    .increment(ids.len() as u64);
-                CatalogError::UnknownMembers(ids)
+                    .increment(unknown.count);
+                CatalogError::from_write(WriteError::UnknownUsers(unknown), "Group", id)
             }
             other => CatalogError::from_write(other, "Group", id),
         }
@@ -401,6 +376,16 @@ const MEMBER_CHUNK: u64 = 5_000;
 
 /// Text pieces are joined up to this size before they are handed to the socket.
 const TEXT_BATCH: usize = 64 * 1024;
+
+/// A group as answered: its version (the ETag), where it lives, and its text, streamed.
+pub struct GroupAnswer {
+    /// The version the answer's row has (the members are read after it, chunk by chunk).
+    pub version: i64,
+    /// The group's URL (the `Location` of a 201).
+    pub location: String,
+    /// The text.
+    pub body: Streamed,
+}
 
 /// One resource of a streamed answer, before it is written.
 enum PendingGroup {

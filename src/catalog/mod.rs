@@ -7,7 +7,7 @@ mod owner;
 mod users;
 
 pub use error::{CatalogError, NameHolder};
-pub use groups::Streamed;
+pub use groups::{GroupAnswer, Streamed};
 pub use owner::{CatalogEntry, ScimState};
 
 use crate::store::Store;

@@ -103,12 +103,10 @@ impl From<CatalogError> for ApiError {
             }),
             CatalogError::Taken(detail) => ScimError::uniqueness(detail),
             CatalogError::Conflict(detail) => ScimError::new(409, detail),
-            CatalogError::UnknownMembers(ids) => {
-                let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
-                let more = if ids.len() > shown.len() {
-                    format!(" and {} more", ids.len() - shown.len())
-                } else {
-                    String::new()
+            CatalogError::UnknownMembers { shown, count } => {
+                let more = match count.saturating_sub(shown.len() as u64) {
+                    0 => String::new(),
+                    more => format!(" and {more} more"),
                 };
                 ScimError::invalid_value(format!(
                     "members {} are not users of this organization{more}",
@@ -342,7 +340,10 @@ mod tests {
         let huge = "x".repeat(1_000_000);
         let response = ApiError::from(ScimError::invalid_value(huge.clone())).into_response();
         assert!(response.headers().get(header::CONTENT_TYPE).is_some());
-        let error = CatalogError::UnknownMembers(vec![huge.clone(), huge]);
+        let error = CatalogError::UnknownMembers {
+            shown: vec![huge.clone(), huge],
+            count: 2,
+        };
         let detail = ApiError::from(error).error.detail;
         assert!(detail.len() < 400, "{} bytes", detail.len());
     }

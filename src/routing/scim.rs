@@ -15,13 +15,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use super::AppState;
 use super::error::{ApiError, SCIM_JSON};
-use crate::catalog::{Catalog, Resource, Streamed, Tenant};
+use crate::catalog::{Catalog, GroupAnswer, Resource, Streamed, Tenant};
 use crate::scim::body as scim_body;
 use crate::scim::discovery;
 use crate::scim::error::ScimError;
 use crate::scim::patch::PatchOperation;
 use crate::scim::query::{self, ListRequest};
-use crate::scim::resource::{IfMatch, etag, etag_matches, raw as raw_json};
+use crate::scim::resource::{GroupInput, IfMatch, etag, etag_matches, raw as raw_json};
 use crate::store::audit::AuditContext;
 use serde_json::value::RawValue;
 
@@ -174,22 +174,28 @@ async fn user_body(body: Body) -> Result<Value> {
     Ok(scim_body::write_tree(&read_body(body, BODY_LIMIT).await?.bytes)?)
 }
 
-/// A Group POST/PUT body, pruned to what the group parser reads while it is read.
-async fn group_body(body: Body) -> Result<Value> {
-    Ok(scim_body::group(&read_body(body, GROUP_BODY_LIMIT).await?.bytes)?)
+/// A Group POST/PUT body, read (pruned) into its group.
+async fn group_body(body: Body) -> Result<GroupInput> {
+    let read = read_body(body, GROUP_BODY_LIMIT).await?;
+    // The bytes go to the reader, which lets them go early; the budget is held until it is done.
+    Ok(scim_body::group(read.bytes)?)
 }
 
 /// A Group PATCH body, pruned and parsed into its operations.
 async fn group_patch_body(body: Body) -> Result<Vec<PatchOperation>> {
-    Ok(scim_body::group_patch(
-        &read_body(body, GROUP_BODY_LIMIT).await?.bytes,
-    )?)
+    let read = read_body(body, GROUP_BODY_LIMIT).await?;
+    Ok(scim_body::group_patch(read.bytes)?)
 }
 
-/// A 200 whose body is written as the client reads it. The head (the page, the first chunk of
-/// members) is produced before the status line, so what can fail early still gets its status;
+/// An answer whose body is written as the client reads it. The head (the page, the first chunk
+/// of members) is produced before the status line, so what can fail early still gets its status;
 /// a failure later can only cut the connection (the catalog logs it with the correlation id).
-async fn streamed_response(state: &AppState, org_id: i64, mut answer: Streamed) -> Result<Response> {
+async fn streamed_response(
+    state: &AppState,
+    org_id: i64,
+    status: StatusCode,
+    mut answer: Streamed,
+) -> Result<Response> {
     let head = answer.head().await?;
     // The handler's share of the pool is released when it returns; the rest of the answer reads
     // the database within the organization's share all the same.
@@ -205,10 +211,30 @@ async fn streamed_response(state: &AppState, org_id: i64, mut answer: Streamed) 
         }
     });
     let first = stream::iter([Ok::<Bytes, std::io::Error>(Bytes::from(head))]);
-    let mut response = (StatusCode::OK, Body::from_stream(first.chain(rest))).into_response();
+    let mut response = (status, Body::from_stream(first.chain(rest))).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    Ok(response)
+}
+
+/// A group, streamed, with its ETag (and its `Location` when it was just created).
+async fn group_response(
+    state: &AppState,
+    org_id: i64,
+    status: StatusCode,
+    group: GroupAnswer,
+) -> Result<Response> {
+    let mut response = streamed_response(state, org_id, status, group.body).await?;
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag(group.version)) {
+        headers.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&group.location)
+    {
+        headers.insert(header::LOCATION, v);
+    }
     Ok(response)
 }
 
@@ -278,6 +304,7 @@ pub async fn get_collection(
             return streamed_response(
                 &state,
                 cat.tenant().org_id,
+                StatusCode::OK,
                 cat.list_groups(&ListRequest::parse(&params(raw)?)?).await?,
             )
             .await;
@@ -302,14 +329,15 @@ pub async fn post_collection(
     if segment == ".search" {
         let request = ListRequest::from_search(&json_body(body, BODY_LIMIT).await?)?;
         let _share = pool_share(&state, org).await?;
-        return streamed_response(&state, org, cat.search_all(&request).await?).await;
+        return streamed_response(&state, org, StatusCode::OK, cat.search_all(&request).await?).await;
     }
     let endpoint = endpoint(&segment)?;
     let resource = match endpoint {
         Endpoint::Groups => {
-            let body = group_body(body).await?;
+            let group = group_body(body).await?;
             let _share = pool_share(&state, org).await?;
-            cat.create_group(&body).await?
+            let created = cat.create_group(group).await?;
+            return group_response(&state, org, StatusCode::CREATED, created).await;
         }
         Endpoint::Users => {
             let body = user_body(body).await?;
@@ -340,17 +368,11 @@ pub async fn get_item(
     let resource = match endpoint(&segment)? {
         Endpoint::Users => cat.get_user(&id, &query::projection(&params(raw)?)?).await?,
         Endpoint::Groups => {
-            let (version, answer) = cat
-                .get_group_streamed(&id, &query::projection(&params(raw)?)?)
-                .await?;
-            if let Some(not_modified) = not_modified(&headers, version) {
+            let group = cat.get_group(&id, &query::projection(&params(raw)?)?).await?;
+            if let Some(not_modified) = not_modified(&headers, group.version) {
                 return Ok(not_modified);
             }
-            let mut response = streamed_response(&state, cat.tenant().org_id, answer).await?;
-            if let Ok(v) = HeaderValue::from_str(&etag(version)) {
-                response.headers_mut().insert(header::ETAG, v);
-            }
-            return Ok(response);
+            return group_response(&state, cat.tenant().org_id, StatusCode::OK, group).await;
         }
         Endpoint::ResourceTypes => return found(discovery::resource_type(&base, &id), "ResourceType"),
         Endpoint::Schemas => return found(discovery::schema(&base, &id), "Schema"),
@@ -392,7 +414,10 @@ pub async fn post_item(
     let cat = catalog(&state, tenant, audit);
     match endpoint {
         Endpoint::Users => Ok(raw_response(StatusCode::OK, cat.list_users(&request).await?)),
-        _ => streamed_response(&state, cat.tenant().org_id, cat.list_groups(&request).await?).await,
+        _ => {
+            let list = cat.list_groups(&request).await?;
+            streamed_response(&state, cat.tenant().org_id, StatusCode::OK, list).await
+        }
     }
 }
 
@@ -409,10 +434,12 @@ pub async fn put_item(
     let cat = catalog(&state, tenant, audit);
     let resource = match endpoint {
         Endpoint::Groups => {
-            let body = group_body(body).await?;
+            let group = group_body(body).await?;
             let version = if_match(&headers)?;
-            let _share = pool_share(&state, cat.tenant().org_id).await?;
-            cat.replace_group(&id, &body, version.as_ref()).await?
+            let org = cat.tenant().org_id;
+            let _share = pool_share(&state, org).await?;
+            let replaced = cat.replace_group(&id, group, version.as_ref()).await?;
+            return group_response(&state, org, StatusCode::OK, replaced).await;
         }
         Endpoint::Users => {
             let body = user_body(body).await?;
@@ -442,7 +469,8 @@ pub async fn patch_item(
         Endpoint::Groups => {
             let ops = group_patch_body(body).await?;
             let version = if_match(&headers)?;
-            let _share = pool_share(&state, cat.tenant().org_id).await?;
+            let org = cat.tenant().org_id;
+            let _share = pool_share(&state, org).await?;
             let projection = if query::asks_for_attributes(&params) {
                 Some(query::projection(&params)?)
             } else {
@@ -452,7 +480,7 @@ pub async fn patch_item(
                 .patch_group_ops(&id, &ops, version.as_ref(), projection.as_ref())
                 .await?
             {
-                Some(resource) => Ok(resource_response(StatusCode::OK, resource)),
+                Some(group) => group_response(&state, org, StatusCode::OK, group).await,
                 None => Ok(StatusCode::NO_CONTENT.into_response()),
             }
         }

@@ -21,7 +21,7 @@ use super::error::ScimError;
 use super::patch::{
     MAX_OPERATIONS, PATCH_OP_SCHEMA, PatchOperation, parse_patch_request, too_many_operations,
 };
-use super::resource::member_ids;
+use super::resource::{CHECKED_MEMBER, GroupInput, member_id, parse_group};
 
 /// Longest excerpt of a location named in an error (error details echo input only in short).
 const MAX_SHOWN: usize = 120;
@@ -41,14 +41,18 @@ pub fn write_tree(bytes: &[u8]) -> Result<Value, ScimError> {
     }
 }
 
-/// A POST or PUT `/Groups` body, pruned to what `parse_group` reads.
-pub fn group(bytes: &[u8]) -> Result<Value, ScimError> {
-    Ok(pruned(bytes, Keep::GroupRoot)?.0)
+/// A POST or PUT `/Groups` body, read (pruned) into its group; the body's bytes are let go
+/// before its member ids are copied out, so the two are never held together.
+pub fn group(bytes: Vec<u8>) -> Result<GroupInput, ScimError> {
+    let (kept, _) = pruned(&bytes, Keep::GroupRoot)?;
+    drop(bytes);
+    parse_group(&kept)
 }
 
-/// A PATCH `/Groups` body, pruned and parsed into its operations.
-pub fn group_patch(bytes: &[u8]) -> Result<Vec<PatchOperation>, ScimError> {
-    let (body, operations) = pruned(bytes, Keep::PatchRoot)?;
+/// A PATCH `/Groups` body, pruned and parsed into its operations (the bytes let go first).
+pub fn group_patch(bytes: Vec<u8>) -> Result<Vec<PatchOperation>, ScimError> {
+    let (body, operations) = pruned(&bytes, Keep::PatchRoot)?;
+    drop(bytes);
     match parse_patch_request(&body) {
         // The reader kept one operation too many and counted the rest: name the real count.
         Err(e) if operations > MAX_OPERATIONS && e == too_many_operations(MAX_OPERATIONS + 1) => {
@@ -84,6 +88,14 @@ fn excerpt(place: &str) -> String {
     }
     let head: String = place.chars().take(MAX_SHOWN).collect();
     format!("{head}…")
+}
+
+/// Ends a run of checked member items: one string in the kept list stands for all of them.
+fn keep_checked(checked: &mut String, kept: &mut Vec<Value>) {
+    if !checked.is_empty() {
+        checked.shrink_to_fit();
+        kept.push(Value::String(std::mem::take(checked)));
+    }
 }
 
 /// Where the first NUL of a tree is, as `a.b[2].c` (an attribute name with one is shown escaped).
@@ -319,6 +331,8 @@ impl<'de> Visitor<'de> for Prune<'_> {
             _ => Keep::Ignore,
         };
         let mut kept = Vec::new();
+        // Member items read and found valid since the last item kept as it is (see `CHECKED_MEMBER`).
+        let mut checked = String::new();
         // Whether later items can still matter to the parser reading this list.
         let mut reading = item_keep != Keep::Ignore;
         let mut index = 0usize;
@@ -335,11 +349,19 @@ impl<'de> Visitor<'de> for Prune<'_> {
             index += 1;
             let Some(item) = item else { continue };
             match self.keep {
-                Keep::Members | Keep::OpValue => {
-                    // `member_ids` stops at the first item it refuses.
-                    reading = item.is_null() || member_ids(&item).is_ok();
-                    kept.push(item);
-                }
+                Keep::Members | Keep::OpValue => match member_id(index - 1, &item) {
+                    Ok(Some(id)) => {
+                        checked.push(CHECKED_MEMBER);
+                        checked.push_str(id);
+                    }
+                    Ok(None) => checked.push(CHECKED_MEMBER),
+                    Err(_) => {
+                        keep_checked(&mut checked, &mut kept);
+                        // `member_ids` stops at the first item it refuses.
+                        reading = false;
+                        kept.push(item);
+                    }
+                },
                 Keep::Schemas => {
                     // Only whether a PatchOp URN is listed matters: keep the first one.
                     if item
@@ -356,6 +378,7 @@ impl<'de> Visitor<'de> for Prune<'_> {
                 }
             }
         }
+        keep_checked(&mut checked, &mut kept);
         if self.keep == Keep::Operations {
             self.ctx.operations.set(index);
         }
@@ -445,14 +468,13 @@ mod tests {
 
     fn same_group(body: &Value) {
         let text = serde_json::to_vec(body).unwrap();
-        let pruned = group(&text).unwrap();
-        assert_eq!(parse_group(&pruned), parse_group(body), "{body}");
+        assert_eq!(group(text), parse_group(body), "{body}");
     }
 
     fn same_patch(body: &Value) {
         let text = serde_json::to_vec(body).unwrap();
         let whole = parse_patch_request(body).and_then(|ops| group_changes(&ops, "self"));
-        let pruned = group_patch(&text).and_then(|ops| group_changes(&ops, "self"));
+        let pruned = group_patch(text).and_then(|ops| group_changes(&ops, "self"));
         assert_eq!(pruned, whole, "{body}");
     }
 
@@ -467,6 +489,7 @@ mod tests {
             json!({"displayName": "Eng", "members": [[1], {"value": "u1"}]}),
             json!({"displayName": "Eng", "members": {"value": "u1"}}),
             json!({"displayName": "Eng", "members": "u1"}),
+            json!({"displayName": "Eng", "members": ["u1"]}),
             json!({"displayName": "Eng", "members": null}),
             json!({"displayName": {"a": 1}}),
             json!({"displayName": ["Eng"]}),
@@ -486,10 +509,14 @@ mod tests {
             "urn:example:big": {"list": vec!["filler"; 1000]},
             "members": [{"value": "u1", "display": "One", "type": "User", "extra": vec![1; 100]}],
         });
-        let pruned = group(&serde_json::to_vec(&body).unwrap()).unwrap();
+        let kept = pruned(&serde_json::to_vec(&body).unwrap(), Keep::GroupRoot)
+            .unwrap()
+            .0;
+        assert_eq!(kept, json!({"displayName": "Eng", "members": ["\0u1"]}));
+        let nulls = br#"{"displayName": "Eng", "members": [{"value": "u1"}, null, {"Value": "u2"}]}"#;
         assert_eq!(
-            pruned,
-            json!({"displayName": "Eng", "members": [{"value": "u1"}]})
+            pruned(nulls, Keep::GroupRoot).unwrap().0["members"],
+            json!(["\0u1\0\0u2"])
         );
     }
 
@@ -497,9 +524,15 @@ mod tests {
     fn member_lists_stop_where_the_parser_stops() {
         let mut members = vec![json!({"value": "u1"}), json!(5)];
         members.extend(vec![json!({"value": "u2"}); 1000]);
-        let pruned =
-            group(&serde_json::to_vec(&json!({"displayName": "E", "members": members})).unwrap()).unwrap();
-        assert_eq!(pruned["members"], json!([{"value": "u1"}, 5]));
+        let body = serde_json::to_vec(&json!({"displayName": "E", "members": members})).unwrap();
+        let kept = pruned(&body, Keep::GroupRoot).unwrap().0;
+        assert_eq!(kept["members"], json!(["\0u1", 5]));
+        // The index of a refused item counts the checked ones before it, nulls included.
+        let late = br#"{"displayName": "E", "members": [{"value": "u1"}, null, {"value": 7}]}"#;
+        assert_eq!(
+            group(late.to_vec()).unwrap_err().detail,
+            "members[2].value must be a string"
+        );
     }
 
     #[test]
@@ -554,7 +587,7 @@ mod tests {
                 "the attribute name ke\\0y",
             ),
         ] {
-            let e = group(body.as_bytes()).unwrap_err();
+            let e = group(body.as_bytes().to_vec()).unwrap_err();
             assert_eq!(
                 e.scim_type,
                 Some(super::super::error::ScimType::InvalidValue),
@@ -564,7 +597,7 @@ mod tests {
         }
         let patch = r#"{"Operations": [{"op": "add", "path": "members", "value": [{"value": "u\u0000"}]}]}"#;
         assert!(
-            group_patch(patch.as_bytes())
+            group_patch(patch.as_bytes().to_vec())
                 .unwrap_err()
                 .detail
                 .starts_with("Operations[0].value[0].value")
@@ -588,7 +621,7 @@ mod tests {
             b"{} {}",
             b"{\"a\": [1,]}",
         ] {
-            let e = group(bytes).unwrap_err();
+            let e = group(bytes.to_vec()).unwrap_err();
             assert_eq!(e.scim_type, Some(super::super::error::ScimType::InvalidSyntax));
             let e = write_tree(bytes).unwrap_err();
             assert_eq!(e.scim_type, Some(super::super::error::ScimType::InvalidSyntax));

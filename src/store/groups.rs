@@ -96,7 +96,7 @@ impl Store {
         org_id: i64,
         display_name: &str,
         external_id: Option<&str>,
-        members: &[String],
+        members: Vec<String>,
         audit: &AuditContext,
     ) -> Result<GroupRow, WriteError> {
         let txn = self.begin_write().await?;
@@ -232,7 +232,7 @@ impl Store {
         org_id: i64,
         id: &str,
         if_match: Option<&IfMatch>,
-        writes: &[GroupChange],
+        writes: Vec<GroupChange>,
         audit: &AuditContext,
     ) -> Result<GroupRow, WriteError> {
         if unstorable(id) {
@@ -257,8 +257,8 @@ impl Store {
         let (mut added, mut removed) = (0u64, 0u64);
         for write in writes {
             match write {
-                GroupChange::SetDisplayName(n) => name = n.clone(),
-                GroupChange::SetExternalId(e) => external_id = e.clone(),
+                GroupChange::SetDisplayName(n) => name = n,
+                GroupChange::SetExternalId(e) => external_id = e,
                 GroupChange::AddMembers(ids) => {
                     let ids = dedup(ids);
                     check_users(&txn, org_id, &ids).await?;

@@ -1,11 +1,11 @@
-//! Group membership rows. Written and checked set-based: a constant number of statements per
-//! write, whether it names one member or 200 000; each list of member ids travels as one JSON
-//! array text (one bind parameter) expanded in SQL, and a PUT's membership is diffed in SQL, never
-//! read whole into memory. Read in keyset chunks: each chunk is one short statement that returns
-//! its connection to the pool before the caller does anything else with the ids (say, write them
-//! to a slow client), so a huge group never pins a connection or memory for its whole size.
-
-use std::collections::BTreeSet;
+//! Group membership rows. Written and checked set-based: each list of member ids travels as a
+//! JSON array text (one bind parameter) expanded in SQL, at most [`ID_CHUNK`] ids a statement, so a
+//! write of 200 000 members is 20 statements, not 200 000, and no statement's text grows with the
+//! group (the driver copies a bind parameter twice: a whole list would cost four times its bytes).
+//! A PUT's membership is diffed in SQL, never read whole into memory. Read in keyset chunks: each
+//! chunk is one short statement that returns its connection to the pool before the caller does
+//! anything else with the ids (say, write them to a slow client), so a huge group never pins a
+//! connection or memory for its whole size.
 
 use entity::group_member;
 use sea_orm::{
@@ -13,7 +13,9 @@ use sea_orm::{
     QuerySelect, Statement, TransactionTrait,
 };
 
-use super::{Store, StoreError, Violation, WriteError, id_array, id_rows, unstorable};
+use super::{
+    Store, StoreError, UnknownUsers, Violation, WriteError, any_storable, id_array, id_rows, unstorable,
+};
 
 impl Store {
     /// Up to `limit` member user ids of one group of `org_id`, in user-id order, strictly after
@@ -26,22 +28,37 @@ impl Store {
         after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<String>, StoreError> {
-        let mut select = group_member::Entity::find()
-            .select_only()
-            .column(group_member::Column::UserId)
-            .filter(group_member::Column::GroupId.eq(group_id))
-            .filter(group_member::Column::OrgId.eq(org_id));
-        if let Some(after) = after {
-            select = select.filter(group_member::Column::UserId.gt(after));
-        }
-        Ok(select
-            .order_by_asc(group_member::Column::UserId)
-            .limit(limit)
-            .into_tuple()
-            .all(self.conn())
-            .await?)
+        member_chunk(self.conn(), org_id, group_id, after, limit).await
     }
 }
+
+/// [`Store::member_chunk`] on any connection (a write's transaction diffs a PUT with it).
+async fn member_chunk<C: ConnectionTrait>(
+    conn: &C,
+    org_id: i64,
+    group_id: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<String>, StoreError> {
+    let mut select = group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::UserId)
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .filter(group_member::Column::OrgId.eq(org_id));
+    if let Some(after) = after {
+        select = select.filter(group_member::Column::UserId.gt(after));
+    }
+    Ok(select
+        .order_by_asc(group_member::Column::UserId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// Member ids per statement: big enough that 320 000 ids are 32 statements of about 20 ms each,
+/// small enough that a statement's text is under half a megabyte.
+const ID_CHUNK: usize = 10_000;
 
 /// How a checked list of members is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,23 +69,23 @@ pub(crate) enum MemberWrite {
     Replace,
 }
 
-/// The ids once each, in a stable order.
-pub(crate) fn dedup(ids: &[String]) -> Vec<String> {
-    ids.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect()
+/// The ids once each, in a stable order; sorted in place, so a 300 000-id list is never copied.
+pub(crate) fn dedup(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
-/// Fails with all the ids that are not users of `org_id` (a foreign organization's user does not
+/// Fails naming the ids that are not users of `org_id` (a foreign organization's user does not
 /// exist here; an id no row can hold is nobody).
 pub(crate) async fn check_users(
     txn: &DatabaseTransaction,
     org_id: i64,
     ids: &[String],
 ) -> Result<(), WriteError> {
-    let missing = missing_users(txn, org_id, ids).await?;
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(WriteError::UnknownUsers(missing))
+    match missing_users(txn, org_id, ids).await? {
+        None => Ok(()),
+        Some(unknown) => Err(WriteError::UnknownUsers(unknown)),
     }
 }
 
@@ -100,11 +117,9 @@ pub(crate) async fn write_members(
         }
         Err(StoreError::Violation(Violation::ForeignKey)) => {
             savepoint.rollback().await?;
-            let missing = missing_users(txn, org_id, ids).await?;
-            if missing.is_empty() {
-                Err(StoreError::Violation(Violation::ForeignKey).into())
-            } else {
-                Err(WriteError::UnknownUsers(missing))
+            match missing_users(txn, org_id, ids).await? {
+                None => Err(StoreError::Violation(Violation::ForeignKey).into()),
+                Some(unknown) => Err(WriteError::UnknownUsers(unknown)),
             }
         }
         Err(e) => Err(e.into()),
@@ -125,69 +140,76 @@ pub(crate) async fn remove_members<C: ConnectionTrait>(
             [group_id.into()],
         ),
         Some(ids) => {
-            let storable = storable(ids);
-            if storable.is_empty() {
-                return Ok(0);
-            }
             let sql = format!(
                 "DELETE FROM group_members WHERE group_id = $1 AND user_id IN (SELECT w.id FROM {})",
                 id_rows(backend, "$2", "w")
             );
-            Statement::from_sql_and_values(backend, sql, [group_id.into(), id_array(&storable)?.into()])
+            let mut removed = 0;
+            for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {
+                let statement = Statement::from_sql_and_values(
+                    backend,
+                    sql.as_str(),
+                    [group_id.into(), id_array(chunk)?.into()],
+                );
+                removed += conn.execute_raw(statement).await?.rows_affected();
+            }
+            return Ok(removed);
         }
     };
     Ok(conn.execute_raw(statement).await?.rows_affected())
 }
 
-/// The ids that are not users of `org_id`: one anti-join of the whole list against the users'
-/// primary key, answered as one JSON array (one row, not a row per unknown id: refusing 320 000
-/// ids must not cost 320 000 rows' decoding).
+/// The ids that are not users of `org_id`, if any: an anti-join of each chunk against the users'
+/// primary key, answered as one row (a count and the first few as a JSON array), so that
+/// refusing 320 000 ids costs neither a row nor a string per id.
 async fn missing_users<C: ConnectionTrait>(
     conn: &C,
     org_id: i64,
     ids: &[String],
-) -> Result<Vec<String>, StoreError> {
-    let mut missing: Vec<String> = ids.iter().filter(|id| unstorable(id)).cloned().collect();
-    let storable = storable(ids);
-    if storable.is_empty() {
-        return Ok(missing);
-    }
+) -> Result<Option<UnknownUsers>, StoreError> {
+    let mut unknown = UnknownUsers {
+        shown: ids
+            .iter()
+            .filter(|id| unstorable(id))
+            .take(UnknownUsers::SHOWN)
+            .cloned()
+            .collect(),
+        count: ids.iter().filter(|id| unstorable(id)).count() as u64,
+    };
     let backend = conn.get_database_backend();
     let aggregate = match backend {
-        DbBackend::Postgres => "json_agg(w.id)::text",
-        _ => "json_group_array(w.id)",
+        DbBackend::Postgres => "json_agg(id)::text",
+        _ => "json_group_array(id)",
     };
     let sql = format!(
-        "SELECT {aggregate} FROM {} WHERE NOT EXISTS \
-         (SELECT 1 FROM scim_users u WHERE u.id = w.id AND u.org_id = $2)",
-        id_rows(backend, "$1", "w")
+        "WITH missing AS (SELECT w.id FROM {} WHERE NOT EXISTS \
+         (SELECT 1 FROM scim_users u WHERE u.id = w.id AND u.org_id = $2)) \
+         SELECT (SELECT count(*) FROM missing), \
+         (SELECT {aggregate} FROM (SELECT id FROM missing ORDER BY id LIMIT {}) AS f)",
+        id_rows(backend, "$1", "w"),
+        UnknownUsers::SHOWN
     );
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [id_array(&storable)?.into(), org_id.into()],
-        ))
-        .await?;
-    // PostgreSQL aggregates no rows to NULL, SQLite to "[]".
-    let found: Option<String> = match row {
-        Some(row) => row.try_get_by_index(0)?,
-        None => None,
-    };
-    if let Some(json) = found {
-        let unknown: Vec<String> = serde_json::from_str(&json)
-            .map_err(|e| StoreError::Other(sea_orm::DbErr::Json(e.to_string())))?;
-        missing.extend(unknown);
+    for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {
+        let row = conn
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql.as_str(),
+                [id_array(chunk)?.into(), org_id.into()],
+            ))
+            .await?;
+        let Some(row) = row else { continue };
+        let count: i64 = row.try_get_by_index(0)?;
+        unknown.count += u64::try_from(count).unwrap_or(0);
+        // PostgreSQL aggregates no rows to NULL, SQLite to "[]".
+        let first: Option<String> = row.try_get_by_index(1)?;
+        let room = UnknownUsers::SHOWN.saturating_sub(unknown.shown.len());
+        if let Some(json) = first.filter(|_| room > 0) {
+            let first: Vec<String> = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Other(sea_orm::DbErr::Json(e.to_string())))?;
+            unknown.shown.extend(first.into_iter().take(room));
+        }
     }
-    Ok(missing)
-}
-
-/// The ids a row can hold (the others are nobody's and never reach the database).
-fn storable(ids: &[String]) -> Vec<&str> {
-    ids.iter()
-        .map(String::as_str)
-        .filter(|id| !unstorable(id))
-        .collect()
+    Ok((unknown.count > 0).then_some(unknown))
 }
 
 async fn add_members<C: ConnectionTrait>(
@@ -196,9 +218,6 @@ async fn add_members<C: ConnectionTrait>(
     group_id: &str,
     ids: &[String],
 ) -> Result<u64, StoreError> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
     let backend = conn.get_database_backend();
     // `WHERE true`: SQLite would read ON CONFLICT as a join constraint of the SELECT otherwise.
     let sql = format!(
@@ -207,16 +226,24 @@ async fn add_members<C: ConnectionTrait>(
          ON CONFLICT (group_id, user_id) DO NOTHING",
         id_rows(backend, "$3", "w")
     );
-    let statement = Statement::from_sql_and_values(
-        backend,
-        sql,
-        [group_id.into(), org_id.into(), id_array(ids)?.into()],
-    );
-    Ok(conn.execute_raw(statement).await?.rows_affected())
+    let mut added = 0;
+    for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {
+        let statement = Statement::from_sql_and_values(
+            backend,
+            sql.as_str(),
+            [group_id.into(), org_id.into(), id_array(chunk)?.into()],
+        );
+        // Members already present conflict and are not counted: this is what was added.
+        added += conn.execute_raw(statement).await?.rows_affected();
+    }
+    Ok(added)
 }
 
-/// Makes the membership exactly `wanted` (PUT of a whole group) in two statements: delete the
-/// members not wanted, insert the wanted ones not present.
+/// Makes the membership exactly `wanted` (PUT of a whole group; sorted, as [`dedup`] leaves it),
+/// touching only the difference: the present members are read a chunk at a time and those not
+/// wanted deleted, then the wanted ones inserted where absent. Neither side is ever held whole
+/// next to the other, and no statement joins the whole list against the whole group (with stale
+/// statistics, PostgreSQL once planned that join as a nested loop of 100 000 × 50 000 steps).
 async fn replace_members<C: ConnectionTrait>(
     conn: &C,
     org_id: i64,
@@ -226,54 +253,20 @@ async fn replace_members<C: ConnectionTrait>(
     if wanted.is_empty() {
         return Ok((0, remove_members(conn, group_id, None).await?));
     }
-    let backend = conn.get_database_backend();
-    let wanted_json = id_array(wanted)?;
-    let not_wanted = match backend {
-        // A hashed anti-join; NOT IN would fall back to rescanning the list per member once it
-        // outgrows work_mem.
-        DbBackend::Postgres => format!(
-            "NOT EXISTS (SELECT 1 FROM {} WHERE w.id = group_members.user_id)",
-            id_rows(backend, "$2", "w")
-        ),
-        // SQLite builds NOT IN's list into a temporary index once; NOT EXISTS would rescan it.
-        _ => format!(
-            "user_id NOT IN (SELECT w.id FROM {})",
-            id_rows(backend, "$2", "w")
-        ),
-    };
-    let delete = format!("DELETE FROM group_members WHERE group_id = $1 AND {not_wanted}");
-    // The planner cannot know how many ids the JSON holds (it guesses 100), and a group that grew
-    // since the last ANALYZE looks small: a nested loop would then rescan the whole list once per
-    // member, 100 000 × 50 000 comparisons, until the statement timeout. Hash or merge joins cost
-    // the same whatever the estimates, so nested loops are off for the diff (this transaction only).
-    let postgres = backend == DbBackend::Postgres;
-    if postgres {
-        conn.execute_unprepared("SET LOCAL enable_nestloop = off").await?;
+    let mut removed = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let mut present = member_chunk(conn, org_id, group_id, after.as_deref(), ID_CHUNK as u64).await?;
+        let not_wanted: Vec<String> = present
+            .iter()
+            .filter(|id| wanted.binary_search(id).is_err())
+            .cloned()
+            .collect();
+        removed += remove_members(conn, group_id, Some(&not_wanted)).await?;
+        if present.len() < ID_CHUNK {
+            break;
+        }
+        after = present.pop();
     }
-    let removed = conn
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            delete,
-            [group_id.into(), wanted_json.clone().into()],
-        ))
-        .await?
-        .rows_affected();
-    let insert = format!(
-        "INSERT INTO group_members (group_id, user_id, org_id) \
-         SELECT $1, w.id, $3 FROM {} WHERE NOT EXISTS \
-         (SELECT 1 FROM group_members m WHERE m.group_id = $1 AND m.user_id = w.id)",
-        id_rows(backend, "$2", "w")
-    );
-    let added = conn
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            insert,
-            [group_id.into(), wanted_json.into(), org_id.into()],
-        ))
-        .await?
-        .rows_affected();
-    if postgres {
-        conn.execute_unprepared("SET LOCAL enable_nestloop = on").await?;
-    }
-    Ok((added, removed))
+    Ok((add_members(conn, org_id, group_id, wanted).await?, removed))
 }

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod catalog;
 pub mod config;
+pub mod ids;
 pub mod instance;
 pub mod retention;
 pub mod routing;

@@ -15,23 +15,17 @@ use super::limits::Refused;
 use super::observe::CorrelationId;
 use super::proxies::TrustedProxies;
 use crate::catalog::Tenant;
+use crate::ids::OrgId;
 use crate::scim::error::ScimError;
 use crate::store::audit::AuditContext;
 
-/// The organization id of a SCIM path (`/api/orgs/{id}/scim/v2/…` or `/orgs/{id}/scim/v2/…`).
+/// The organization id of a SCIM path (`/api/orgs/{id}/scim/v2/…` or `/orgs/{id}/scim/v2/…`), in
+/// its one canonical spelling (see [`OrgId`]).
 pub fn org_id_of(path: &str) -> Option<i64> {
     let rest = path.strip_prefix("/api").unwrap_or(path);
     let rest = rest.strip_prefix("/orgs/")?;
     let (id, _) = rest.split_once('/')?;
-    // Only canonical decimal ids: "007" or "+7" must not alias organization 7.
-    if id.is_empty()
-        || id.len() > 18
-        || !id.bytes().all(|b| b.is_ascii_digit())
-        || (id.len() > 1 && id.starts_with('0'))
-    {
-        return None;
-    }
-    id.parse().ok()
+    id.parse::<OrgId>().ok().map(OrgId::get)
 }
 
 /// Marks a response as belonging to an authenticated organization (for the `org` metrics label).

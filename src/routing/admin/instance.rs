@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminError, Caller, Result, json_body, json_response, time};
+use super::{AdminError, Caller, Result, json_body, json_response, org_path, time};
 use crate::instance::Instance;
 use crate::routing::AppState;
 use crate::store::orgs::Org;
@@ -94,9 +94,7 @@ pub async fn update(
     body: Body,
 ) -> Result<Response> {
     let instance = instance(&state, &caller)?;
-    let id: i64 = org_id
-        .parse()
-        .map_err(|_| AdminError::not_found("no such organization"))?;
+    let id = org_path(&org_id)?;
     let input: OrgUpdate = json_body(body).await?;
     let org = instance.set_sso_active(id, input.sso_active).await?;
     // The token cache holds the SSO flag too: this replica applies the switch at once, the

@@ -23,6 +23,7 @@ use super::admin_auth::{Admin, AdminUnauthorized, Principal};
 use super::error::{ApiError, admin_error_response};
 use super::observe::CorrelationId;
 use crate::catalog::{Catalog, CatalogError, Tenant};
+use crate::ids::OrgId;
 use crate::scim::error::excerpt;
 use crate::store::audit::AuditContext;
 
@@ -180,9 +181,7 @@ async fn org_catalog(
     org_id: &str,
     right: Right,
 ) -> Result<(Catalog, bool)> {
-    let id: i64 = org_id
-        .parse()
-        .map_err(|_| AdminError::not_found("no such organization"))?;
+    let id = org_path(org_id)?;
     let allowed = match right {
         Right::Read => caller.principal.can_read(id),
         Right::Write => caller.principal.can_write(id),
@@ -224,6 +223,14 @@ async fn org_catalog(
         ),
         org.sso_active,
     ))
+}
+
+/// The organization a path names: its canonical id, or 404 (no other spelling names it).
+fn org_path(segment: &str) -> Result<i64> {
+    segment
+        .parse::<OrgId>()
+        .map(OrgId::get)
+        .map_err(|_| AdminError::not_found("no such organization"))
 }
 
 /// Renders a microsecond timestamp for the admin API.

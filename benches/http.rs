@@ -390,13 +390,45 @@ impl Bench {
         )
         .await?;
         let path = format!("{}/Groups/{}", self.base(), ids[0]);
-        self.measure(
-            &format!("GET /Groups/{{id}}, {scale} members"),
-            "GET",
-            &path,
-            None,
-        )
-        .await?;
+        let one = self
+            .measure(
+                &format!("GET /Groups/{{id}}, {scale} members"),
+                "GET",
+                &path,
+                None,
+            )
+            .await?;
+        self.restart().await?;
+        self.unread_answers(40, &path, one.body_len).await
+    }
+
+    /// `clients` connections that ask for the answer at `path` (`size` bytes) and never read it:
+    /// what the server holds for them (their answers stall once the socket buffers are full).
+    async fn unread_answers(&mut self, clients: usize, path: &str, size: usize) -> Res<()> {
+        let before = self.server.reset_peak()?;
+        let started = Instant::now();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+            self.server.addr, self.token
+        );
+        let mut held = Vec::new();
+        for _ in 0..clients {
+            let mut stream = TcpStream::connect(&self.server.addr)
+                .await
+                .map_err(err("connect"))?;
+            stream.write_all(request.as_bytes()).await.map_err(err("send"))?;
+            held.push(stream);
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let peak_mib = (self.server.peak()? - before) / 1024.0;
+        drop(held);
+        self.rows.push(Row {
+            case: format!("{clients} clients never reading GET /Groups/{{id}} (held 3 s)"),
+            status: "—".to_owned(),
+            latency: started.elapsed(),
+            peak_mib,
+            size_mib: size as f64 / MIB,
+        });
         Ok(())
     }
 

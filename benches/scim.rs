@@ -16,7 +16,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -25,12 +24,12 @@ use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode};
 use scimgate::app;
 use scimgate::config::{AdminJwtArgs, DbArgs, Secret, ServeArgs};
-use scimgate::routing::token_cache::TokenCache;
 use scimgate::scim::names::{KEY_VERSION, fold_key};
 use scimgate::store::Store;
 use scimgate::store::audit::AuditContext;
 use scimgate::store::teams::TeamFields;
 use scimgate::store::tokens::IssueMode;
+use scimgate::tokens::Tokens;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -108,7 +107,7 @@ impl Plan {
 struct Env {
     router: Router,
     store: Store,
-    tokens: Arc<TokenCache>,
+    tokens: Tokens,
     hasher_db: DbArgs,
     sql: DatabaseConnection,
     backend: DbBackend,
@@ -173,7 +172,7 @@ impl Env {
             ..ServeArgs::default()
         };
         let state = app::state(store.clone(), &db, &serve, &AdminJwtArgs::default())?;
-        let tokens = state.tokens.clone();
+        let tokens = state.services.tokens().clone();
         let sql = sea_orm::Database::connect(url)
             .await
             .map_err(err("second connection"))?;
@@ -886,7 +885,7 @@ async fn benchmarks(env: &mut Env, plan: &Plan, sqlite_file: Option<&std::path::
     eprintln!("token cache…");
     let spc = async |clear: bool| -> Res<Duration> {
         if clear {
-            env.tokens.clear();
+            env.tokens.forget_cached();
         }
         let answer = env
             .get(&members_org, "/ServiceProviderConfig")

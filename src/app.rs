@@ -8,12 +8,13 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use crate::config::{AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, ServeArgs, Settings};
 use crate::routing::admin_auth::{AdminKeys, Grant};
 use crate::routing::proxies::TrustedProxies;
-use crate::routing::{self, AppState, limits::OrgLimits, token_cache::TokenCache, token_usage::TokenUsage};
+use crate::routing::{self, AppState, limits::OrgLimits};
 use crate::server::{self, ConnectionLimits};
+use crate::services::Services;
 use crate::store::audit::AuditContext;
 use crate::store::tokens::IssueMode;
 use crate::store::{PoolSettings, Store, StoreError};
-use crate::tokens::TokenHasher;
+use crate::tokens::{TokenHasher, Tokens};
 
 /// Latency buckets (seconds) of the request histogram.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -91,13 +92,9 @@ impl Prepared {
     /// The shared state of the routes, over `store`.
     pub fn with_store(self, store: Store) -> AppState {
         AppState {
-            store,
-            hasher: self.hasher,
-            tokens: Arc::new(TokenCache::default()),
-            token_usage: Arc::new(TokenUsage::default()),
+            services: Services::new(store, self.config.clone(), self.gates, self.hasher),
             limits: Arc::new(self.limits),
             config: Arc::new(self.config),
-            gates: Arc::new(self.gates),
             metrics: metrics_handle(),
             admin_keys: self.admin_keys.map(Arc::new),
             request_timeout: self.request_timeout,
@@ -127,10 +124,12 @@ pub async fn serve(state: AppState, args: &ServeArgs) -> Result<(), Box<dyn std:
     if state.admin_keys.is_none() {
         tracing::warn!("no admin JWT key configured: the admin API refuses every request");
     }
-    state.token_usage.clone().spawn_flusher(state.store.clone());
-    crate::retention::spawn(state.store.clone(), args.audit_retention_days);
-    let usage = state.token_usage.clone();
-    let store = state.store.clone();
+    state.services.tokens().spawn_flusher();
+    state
+        .services
+        .instance()
+        .spawn_retention(args.audit_retention_days);
+    let tokens = state.services.tokens().clone();
     let limits = connection_limits(args);
     // Both listeners stop together on the first signal.
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -161,7 +160,7 @@ pub async fn serve(state: AppState, args: &ServeArgs) -> Result<(), Box<dyn std:
         let _ = metrics.await;
     }
     // What was recorded since the last flush is not lost on a clean shutdown.
-    usage.flush(&store).await;
+    tokens.flush().await;
     Ok(())
 }
 
@@ -193,7 +192,8 @@ pub async fn issue_token(
     if store.find_org(org_id).await?.is_none() {
         return Err(format!("organization {org_id} does not exist").into());
     }
-    let issued = crate::tokens::issue(store, hasher, org_id, mode, &cli_audit()).await?;
+    let tokens = Tokens::new(store.clone(), hasher.clone());
+    let issued = tokens.issue(org_id, mode, &cli_audit()).await?;
     Ok(issued.map(|t| t.plaintext))
 }
 

@@ -4,7 +4,7 @@
 
 use crate::catalog::CatalogError;
 use crate::store::conflicts::OpenConflict;
-use crate::store::orgs::Org;
+pub use crate::store::orgs::Org;
 use crate::store::stats::OrgStats;
 use crate::store::{Store, StoreError, Violation};
 
@@ -59,9 +59,19 @@ impl Instance {
             })
     }
 
+    /// Deletes audit events older than `days` days, daily, until the process ends (0: never).
+    pub fn spawn_retention(&self, days: u32) {
+        crate::retention::spawn(self.store.clone(), days);
+    }
+
     /// Catalog and team counts per organization (for the metrics endpoint).
     pub async fn stats(&self) -> Result<std::collections::BTreeMap<i64, OrgStats>, CatalogError> {
         Ok(self.store.org_stats().await?)
+    }
+
+    /// Whether the database answers and every migration is applied (readiness).
+    pub async fn ready(&self) -> Result<bool, CatalogError> {
+        Ok(self.store.migrations_applied().await?)
     }
 
     /// Every open uniqueness conflict, newest first.

@@ -12,5 +12,6 @@ pub mod retention;
 pub mod routing;
 pub mod scim;
 pub mod server;
+pub mod services;
 pub mod store;
 pub mod tokens;

@@ -8,7 +8,11 @@ mod users;
 
 pub use error::{CatalogError, NameHolder};
 pub use groups::{GroupAnswer, Streamed};
-pub use owner::{CatalogEntry, ScimState};
+pub use owner::{CatalogEntry, HeldBy, RefusedName, ScimState};
+// The rows the catalog answers with are part of its vocabulary; callers never reach the store.
+pub use crate::store::audit::{AuditEvent, AuditQuery};
+pub use crate::store::groups::GroupRow;
+pub use crate::store::teams::{DelegationState, LinkChange, TeamMemberRow, TeamRow};
 
 use crate::store::Store;
 use crate::store::audit::AuditContext;

@@ -16,7 +16,29 @@ pub struct ScimState {
     pub token: Option<TokenInfo>,
     pub group_count: u64,
     /// Names this organization's IdP was refused, still held elsewhere.
-    pub conflicts: Vec<OpenConflict>,
+    pub conflicts: Vec<RefusedName>,
+}
+
+/// A display name this organization's IdP was refused, and who holds it as far as the owner may
+/// know (the instance's `SCIMGATE_CONFLICT_DETAIL`).
+#[derive(Debug, Clone)]
+pub struct RefusedName {
+    pub display_name: String,
+    pub held_by: HeldBy,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: i64,
+}
+
+/// Who holds a refused name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldBy {
+    /// A MANUAL row or another group of the organization itself.
+    ThisOrganization,
+    /// Another organization, not named (anonymous instances).
+    AnotherOrganization,
+    /// Another organization, named.
+    Organization { id: i64, name: String },
 }
 
 /// A catalog row as the owner sees it, with the team linked to it.
@@ -56,8 +78,35 @@ impl Catalog {
         Ok(ScimState {
             token: self.store.active_token(org).await?,
             group_count: self.store.count_catalog(org).await?,
-            conflicts: self.store.open_conflicts(Some(org)).await?,
+            conflicts: self
+                .store
+                .open_conflicts(Some(org))
+                .await?
+                .into_iter()
+                .map(|c| self.refused_name(c))
+                .collect(),
         })
+    }
+
+    /// The anonymity rule of uniqueness conflicts, as the owner's page shows them.
+    fn refused_name(&self, c: OpenConflict) -> RefusedName {
+        let held_by = if c.holder_org_id == self.tenant.org_id {
+            HeldBy::ThisOrganization
+        } else if self.conflict_detail == super::ConflictDetail::Anonymous {
+            HeldBy::AnotherOrganization
+        } else {
+            HeldBy::Organization {
+                id: c.holder_org_id,
+                name: c.holder_org_name,
+            }
+        };
+        RefusedName {
+            display_name: c.display_name,
+            held_by,
+            first_seen: c.first_seen,
+            last_seen: c.last_seen,
+            count: c.count,
+        }
     }
 
     /// The organization's audit trail, newest first.

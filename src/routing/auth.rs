@@ -12,12 +12,12 @@ use super::bearer::{BearerError, bearer};
 use super::error::ApiError;
 use super::held_body::HeldBody;
 use super::limits::Refused;
-use super::observe::CorrelationId;
+use super::observe::{AuthenticatedOrg, CorrelationId};
 use super::proxies::TrustedProxies;
-use crate::catalog::Tenant;
 use crate::ids::OrgId;
 use crate::scim::error::ScimError;
-use crate::store::audit::AuditContext;
+use crate::services::ScimAccess;
+use crate::tokens::AuditContext;
 
 /// The organization id of a SCIM path (`/api/orgs/{id}/scim/v2/…` or `/orgs/{id}/scim/v2/…`), in
 /// its one canonical spelling (see [`OrgId`]).
@@ -27,10 +27,6 @@ pub fn org_id_of(path: &str) -> Option<i64> {
     let (id, _) = rest.split_once('/')?;
     id.parse::<OrgId>().ok().map(OrgId::get)
 }
-
-/// Marks a response as belonging to an authenticated organization (for the `org` metrics label).
-#[derive(Debug, Clone, Copy)]
-pub struct AuthenticatedOrg(pub i64);
 
 fn refuse(reason: &'static str) -> Response {
     metrics::counter!("scimgate_auth_failures_total", "reason" => reason).increment(1);
@@ -74,9 +70,27 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         Err(BearerError::Missing) => return refuse("missing"),
         Err(BearerError::Malformed) => return refuse("malformed"),
     };
-    let hash = state.hasher.hash(token);
-    let owner = match state.tokens.resolve(&state.store, &hash).await {
-        Ok(owner) => owner,
+    // Nested routers see a path stripped of the base; the original URI carries the org id.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |u| u.0.path());
+    let (tenant, token_id, masked_token) = match state.services.scim_access(token, org_id_of(path)).await {
+        Ok(ScimAccess::Granted {
+            tenant,
+            token_id,
+            masked_token,
+        }) => (tenant, token_id, masked_token),
+        Ok(ScimAccess::UnknownToken) => return refuse("unknown_token"),
+        Ok(ScimAccess::ForeignOrganization) => return refuse("foreign_org"),
+        Ok(ScimAccess::Disabled { org_id }) => {
+            let mut response = ApiError::from(ScimError::not_found(
+                "SCIM provisioning is disabled for this organization",
+            ))
+            .into_response();
+            response.extensions_mut().insert(AuthenticatedOrg(org_id));
+            return response;
+        }
         Err(e) => {
             // Not a credential failure: IdPs quarantine jobs on 401s, so a hiccup must not look like one.
             tracing::warn!(error = %e, "token lookup failed");
@@ -84,38 +98,15 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
             return ApiError::unavailable().into_response();
         }
     };
-    let Some(owner) = owner else {
-        return refuse("unknown_token");
-    };
-    // Checked after the lookup so an unknown org and a foreign token look the same.
-    // Nested routers see a path stripped of the base; the original URI carries the org id.
-    let path = request
-        .extensions()
-        .get::<OriginalUri>()
-        .map_or_else(|| request.uri().path(), |u| u.0.path());
-    if org_id_of(path) != Some(owner.org_id) {
-        return refuse("foreign_org");
-    }
-    let org_id = owner.org_id;
-    if !state.gates.scim_enabled(org_id, owner.sso_active) {
-        let mut response = ApiError::from(ScimError::not_found(
-            "SCIM provisioning is disabled for this organization",
-        ))
-        .into_response();
-        response.extensions_mut().insert(AuthenticatedOrg(org_id));
-        return response;
-    }
+    let org_id = tenant.org_id;
     let in_flight = match state.limits.admit(org_id) {
         Ok(permit) => permit,
         Err(refused) => return refuse_over_limit(org_id, refused),
     };
-    state.token_usage.record(owner.token_id);
-    let audit = scim_audit_context(&request, &owner.masked, &state.trusted_proxies);
+    state.services.tokens().record_use(token_id);
+    let audit = scim_audit_context(&request, &masked_token, &state.trusted_proxies);
     request.extensions_mut().insert(audit);
-    request.extensions_mut().insert(Tenant {
-        org_id,
-        org_name: owner.org_name,
-    });
+    request.extensions_mut().insert(tenant);
     // The organization's share of the pool is taken by the handler once it has read the request
     // (see `scim::pool_share`): a slow upload must not hold it.
     let response = next.run(request).await;

@@ -12,8 +12,6 @@ pub mod observe;
 mod ops;
 pub mod proxies;
 pub mod scim;
-pub mod token_cache;
-pub mod token_usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +22,8 @@ use axum::middleware;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::config::{Gates, Settings};
-use crate::store::Store;
-use crate::tokens::TokenHasher;
+use crate::config::Settings;
+use crate::services::Services;
 
 /// The default cut-off of a request (`SCIMGATE_REQUEST_TIMEOUT`), well before the IdPs' 60 s.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,13 +31,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Everything a request may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub hasher: TokenHasher,
-    pub tokens: Arc<token_cache::TokenCache>,
-    pub token_usage: Arc<token_usage::TokenUsage>,
+    /// The services: the only way to the data.
+    pub services: Services,
     pub limits: Arc<limits::OrgLimits>,
     pub config: Arc<Settings>,
-    pub gates: Arc<Gates>,
     pub metrics: PrometheusHandle,
     /// Keys of the admin API; `None` when unconfigured (every admin request is then refused).
     pub admin_keys: Option<Arc<admin_auth::AdminKeys>>,

@@ -14,9 +14,13 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::AppState;
-use super::auth::AuthenticatedOrg;
 use super::error::Family;
 use super::scim::Endpoint;
+
+/// Marks a response as belonging to an authenticated organization (for the `org` metrics label);
+/// set by authentication, read here.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthenticatedOrg(pub i64);
 
 /// The request's correlation id, for the audit events it causes.
 #[derive(Debug, Clone)]

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::{admin_error_response, error_response_for};
-use crate::instance::Instance;
 
 /// Seconds a probe should wait before asking again after a 503.
 const READY_RETRY_AFTER_SECS: u64 = 5;
@@ -19,7 +18,7 @@ pub async fn healthz() -> &'static str {
 
 /// The database answers and every migration is applied.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.migrations_applied().await {
+    match state.services.instance().ready().await {
         Ok(true) => (StatusCode::OK, "ready\n").into_response(),
         Ok(false) => admin_error_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -40,7 +39,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus text exposition. Catalog and team gauges are read from the database at scrape
 /// time (a few grouped queries), so every replica reports the same, current values.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    match Instance::new(state.store.clone()).stats().await {
+    match state.services.instance().stats().await {
         Ok(stats) => {
             for (org, s) in stats {
                 let org = org.to_string();

@@ -22,7 +22,7 @@ use crate::scim::error::ScimError;
 use crate::scim::patch::PatchOperation;
 use crate::scim::query::{self, ListRequest};
 use crate::scim::resource::{GroupInput, IfMatch, etag, etag_matches, raw as raw_json};
-use crate::store::audit::AuditContext;
+use crate::tokens::AuditContext;
 use serde_json::value::RawValue;
 
 /// Request bodies on `/Groups` writes may be large (Okta's wizard apps PUT whole groups).
@@ -90,14 +90,7 @@ fn method_not_allowed(method: &Method, endpoint: Endpoint) -> ApiError {
 }
 
 fn catalog(state: &AppState, tenant: Tenant, audit: AuditContext) -> Catalog {
-    let base = state.config.scim_base_url(tenant.org_id);
-    Catalog::new(
-        state.store.clone(),
-        tenant,
-        base,
-        state.config.conflict_detail,
-        audit,
-    )
+    state.services.catalog(tenant, audit)
 }
 
 fn params(raw: Option<String>) -> Result<HashMap<String, String>> {

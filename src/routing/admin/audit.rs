@@ -8,9 +8,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{AdminError, Caller, Result, Right, json_response, org_catalog, time};
+use crate::catalog::AuditQuery;
 use crate::routing::AppState;
 use crate::scim::error::excerpt;
-use crate::store::audit::AuditQuery;
 
 /// Default and largest page.
 const PAGE: u64 = 100;

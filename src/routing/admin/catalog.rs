@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Caller, Result, Right, json_body, json_response, org_catalog};
+use crate::catalog::GroupRow;
 use crate::routing::AppState;
-use crate::store::groups::GroupRow;
 
 fn entry(row: &GroupRow, linked_team: Option<Value>) -> Value {
     json!({"id": row.id, "displayName": row.display_name, "source": row.source, "linkedTeam": linked_team})

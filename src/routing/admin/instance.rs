@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 
 use super::{AdminError, Caller, Result, json_body, json_response, org_path, time};
 use crate::instance::Instance;
+use crate::instance::Org;
 use crate::routing::AppState;
-use crate::store::orgs::Org;
 
 fn instance(state: &AppState, caller: &Caller) -> Result<Instance> {
     if caller.principal.instance_admin {
-        Ok(Instance::new(state.store.clone()))
+        Ok(state.services.instance())
     } else {
         Err(AdminError::new(
             StatusCode::FORBIDDEN,
@@ -99,6 +99,6 @@ pub async fn update(
     let org = instance.set_sso_active(id, input.sso_active).await?;
     // The token cache holds the SSO flag too: this replica applies the switch at once, the
     // others within the cache's one-second bound.
-    state.tokens.clear();
+    state.services.tokens().forget_cached();
     Ok(json_response(StatusCode::OK, org_json(&org)))
 }

@@ -22,10 +22,10 @@ use super::AppState;
 use super::admin_auth::{Admin, AdminUnauthorized, Principal};
 use super::error::{ApiError, admin_error_response};
 use super::observe::CorrelationId;
-use crate::catalog::{Catalog, CatalogError, Tenant};
+use crate::catalog::{Catalog, CatalogError};
 use crate::ids::OrgId;
 use crate::scim::error::excerpt;
-use crate::store::audit::AuditContext;
+use crate::tokens::AuditContext;
 
 /// Largest admin request body.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -198,31 +198,11 @@ async fn org_catalog(
             ),
         ));
     }
-    let org = state
-        .store
-        .find_org(id)
-        .await
-        .map_err(|e| AdminError::from(CatalogError::from(e)))?;
-    let Some(org) = org.filter(|o| state.gates.scim_enabled(o.id, o.sso_active)) else {
-        return Err(AdminError::not_found(
-            "IdP group delegation is not enabled for this organization",
-        ));
-    };
-    let tenant = Tenant {
-        org_id: org.id,
-        org_name: org.name,
-    };
-    let base = state.config.scim_base_url(org.id);
-    Ok((
-        Catalog::new(
-            state.store.clone(),
-            tenant,
-            base,
-            state.config.conflict_detail,
-            caller.audit(),
-        ),
-        org.sso_active,
-    ))
+    state
+        .services
+        .owner_catalog(id, caller.audit())
+        .await?
+        .ok_or_else(|| AdminError::not_found("IdP group delegation is not enabled for this organization"))
 }
 
 /// The organization a path names: its canonical id, or 404 (no other spelling names it).

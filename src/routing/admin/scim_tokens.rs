@@ -6,14 +6,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{AdminError, Caller, Result, Right, json_response, org_catalog, time};
-use crate::catalog::CatalogError;
+use crate::catalog::{CatalogError, HeldBy};
 use crate::routing::AppState;
-use crate::store::tokens::IssueMode;
-use crate::tokens::{self, IssueError};
-
-fn store_error(e: crate::store::StoreError) -> AdminError {
-    CatalogError::from(e).into()
-}
+use crate::tokens::{IssueError, IssueMode};
 
 /// GET: endpoint URL, token state (never the token), catalog size, SSO state.
 pub async fn config(
@@ -22,19 +17,15 @@ pub async fn config(
     Path(org_id): Path<String>,
 ) -> Result<Response> {
     let (catalog, sso_active) = org_catalog(&state, &caller, &org_id, Right::Read).await?;
-    let org = catalog.tenant().org_id;
     let scim = catalog.scim_state().await?;
-    let anonymous = state.config.conflict_detail == crate::catalog::ConflictDetail::Anonymous;
     let conflicts: Vec<serde_json::Value> = scim
         .conflicts
         .iter()
         .map(|c| {
-            let held_by = if c.holder_org_id == org {
-                json!("this organization")
-            } else if anonymous {
-                json!("another organization")
-            } else {
-                json!({"id": c.holder_org_id, "name": c.holder_org_name})
+            let held_by = match &c.held_by {
+                HeldBy::ThisOrganization => json!("this organization"),
+                HeldBy::AnotherOrganization => json!("another organization"),
+                HeldBy::Organization { id, name } => json!({"id": id, "name": name}),
             };
             json!({
                 "displayName": c.display_name,
@@ -47,7 +38,7 @@ pub async fn config(
         .collect();
     let token = scim.token.as_ref();
     // This replica's uses not yet flushed are newer than what the database has.
-    let last_used = token.and_then(|t| t.last_used_at.max(state.token_usage.pending(t.id)));
+    let last_used = token.and_then(|t| state.services.tokens().last_used(t));
     Ok(json_response(
         StatusCode::OK,
         json!({
@@ -67,10 +58,13 @@ pub async fn config(
 async fn issue(state: &AppState, caller: &Caller, org_id: &str, mode: IssueMode) -> Result<Response> {
     let (catalog, _) = org_catalog(state, caller, org_id, Right::Write).await?;
     let org = catalog.tenant().org_id;
-    let issued = tokens::issue(&state.store, &state.hasher, org, mode, &caller.audit())
+    let issued = state
+        .services
+        .tokens()
+        .issue(org, mode, &caller.audit())
         .await
         .map_err(|e| match e {
-            IssueError::Store(s) => store_error(s),
+            IssueError::Store(s) => AdminError::from(CatalogError::from(s)),
             IssueError::Random => {
                 AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, "could not generate a token")
             }
@@ -80,8 +74,6 @@ async fn issue(state: &AppState, caller: &Caller, org_id: &str, mode: IssueMode)
             "this organization has no active SCIM token to rotate",
         ));
     };
-    // This replica refuses the old token at once; the others within the cache's one-second bound.
-    state.tokens.clear();
     let status = if mode == IssueMode::Generate {
         StatusCode::CREATED
     } else {
@@ -118,14 +110,16 @@ pub async fn revoke(
     Path(org_id): Path<String>,
 ) -> Result<Response> {
     let (catalog, _) = org_catalog(&state, &caller, &org_id, Right::Write).await?;
-    if !tokens::revoke(&state.store, catalog.tenant().org_id, &caller.audit())
+    if !state
+        .services
+        .tokens()
+        .revoke(catalog.tenant().org_id, &caller.audit())
         .await
-        .map_err(store_error)?
+        .map_err(CatalogError::from)?
     {
         return Err(AdminError::not_found(
             "this organization has no active SCIM token",
         ));
     }
-    state.tokens.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

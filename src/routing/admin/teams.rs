@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminError, Caller, Result, Right, json_body, json_response, org_catalog, time};
+use crate::catalog::{DelegationState, LinkChange, TeamMemberRow, TeamRow};
 use crate::routing::AppState;
 use crate::scim::error::excerpt;
-use crate::store::teams::{DelegationState, LinkChange, TeamMemberRow, TeamRow};
 
 fn team_json(t: &TeamRow) -> Value {
     let mut v = json!({

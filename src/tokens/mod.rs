@@ -1,14 +1,24 @@
-//! SCIM bearer tokens: generation, hashing and masking. Plaintexts exist only here, in the one
-//! response (or CLI output) that hands them out, and in the request that presents them.
+//! The SCIM token service: generation, hashing and masking, bearer token → organization (cached,
+//! see [`cache`]), issue and revocation, and the coalesced record of use ([`usage`]). Plaintexts
+//! exist only here, in the one response (or CLI output) that hands them out, and in the request
+//! that presents them.
+
+pub mod cache;
+pub mod usage;
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hmac};
 
-use crate::store::audit::AuditContext;
-use crate::store::tokens::IssueMode;
 use crate::store::{Store, StoreError};
+use cache::TokenCache;
+use usage::TokenUsage;
+
+pub use crate::store::audit::AuditContext;
+pub use crate::store::tokens::{IssueMode, TokenInfo, TokenOwner};
 
 /// Recognisable prefix so secret scanners can find leaked tokens.
 pub const PREFIX: &str = "scimgate_";
@@ -79,6 +89,81 @@ pub enum IssueError {
     Random,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The token service of the instance: one per process, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    store: Store,
+    hasher: TokenHasher,
+    /// Token hash → owner, for at most [`cache::TTL`].
+    cache: Arc<TokenCache>,
+    /// Uses not yet written (`tokenLastUsed`).
+    usage: Arc<TokenUsage>,
+}
+
+impl Tokens {
+    /// The token service over `store`, hashing with `hasher`.
+    pub fn new(store: Store, hasher: TokenHasher) -> Self {
+        Tokens {
+            store,
+            hasher,
+            cache: Arc::new(TokenCache::default()),
+            usage: Arc::new(TokenUsage::default()),
+        }
+    }
+
+    /// The owner of the active token `plaintext`, if any (cached for at most [`cache::TTL`]).
+    pub async fn owner(&self, plaintext: &str) -> Result<Option<TokenOwner>, StoreError> {
+        self.cache
+            .resolve(&self.store, &self.hasher.hash(plaintext))
+            .await
+    }
+
+    /// Records that `token_id` authenticated a request now (written within [`usage::FLUSH_EVERY`]).
+    pub fn record_use(&self, token_id: i64) {
+        self.usage.record(token_id);
+    }
+
+    /// When `token` was last used: this replica's unwritten record if newer than the database's.
+    pub fn last_used(&self, token: &TokenInfo) -> Option<i64> {
+        token.last_used_at.max(self.usage.pending(token.id))
+    }
+
+    /// A new token for `org_id` (see [`issue`]); this replica refuses the old one at once, the
+    /// others within the cache's bound.
+    pub async fn issue(
+        &self,
+        org_id: i64,
+        mode: IssueMode,
+        audit: &AuditContext,
+    ) -> Result<Option<NewToken>, IssueError> {
+        let issued = issue(&self.store, &self.hasher, org_id, mode, audit).await?;
+        self.cache.clear();
+        Ok(issued)
+    }
+
+    /// Revokes the active token of `org_id`; false when there was none.
+    pub async fn revoke(&self, org_id: i64, audit: &AuditContext) -> Result<bool, StoreError> {
+        let revoked = revoke(&self.store, org_id, audit).await?;
+        self.cache.clear();
+        Ok(revoked)
+    }
+
+    /// Forgets cached owners (the cache holds each organization's SSO switch too).
+    pub fn forget_cached(&self) {
+        self.cache.clear();
+    }
+
+    /// Writes recorded uses every [`usage::FLUSH_EVERY`] until the process ends.
+    pub fn spawn_flusher(&self) {
+        self.usage.clone().spawn_flusher(self.store.clone());
+    }
+
+    /// Writes recorded uses now (at shutdown).
+    pub async fn flush(&self) {
+        self.usage.flush(&self.store).await;
+    }
 }
 
 /// Generates a token and stores its hash, revoking the previous one in the same transaction;

@@ -7,8 +7,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::{AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, ServeArgs, Settings};
 use crate::routing::admin_auth::{AdminKeys, Grant};
+use crate::routing::limits::{LimitSettings, OrgLimits};
 use crate::routing::proxies::TrustedProxies;
-use crate::routing::{self, AppState, limits::OrgLimits, token_cache::TokenCache, token_usage::TokenUsage};
+use crate::routing::{self, AppState, token_cache::TokenCache, token_usage::TokenUsage};
 use crate::server::{self, ConnectionLimits};
 use crate::store::audit::AuditContext;
 use crate::store::tokens::IssueMode;
@@ -77,7 +78,7 @@ pub struct Prepared {
 pub fn prepare(db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<Prepared, String> {
     Ok(Prepared {
         hasher: hasher(db),
-        limits: OrgLimits::new(serve.limits()).with_pool_share(db.pool_size()),
+        limits: OrgLimits::new(LimitSettings::from_args(serve)).with_pool_share(db.pool_size()),
         config: Settings::from_args(serve),
         gates: Gates::from_args(serve)?,
         admin_keys: AdminKeys::from_settings(admin)?,

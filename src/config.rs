@@ -1,4 +1,6 @@
-//! Configuration from flags and environment (`SCIMGATE_*`), as one clap structure.
+//! Configuration from flags and environment (`SCIMGATE_*`), as one clap structure. It depends on
+//! no other module of ours: the values settings take (an [`OrgGrant`], a [`ConflictDetail`]) are
+//! defined here, and the modules that act on them import them from here.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -6,9 +8,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::catalog::ConflictDetail;
-use crate::routing::admin_auth::OrgGrant;
 
 /// A value that must never reach a log line (database URLs carry passwords, keys are keys).
 #[derive(Clone)]
@@ -291,6 +290,79 @@ pub struct AdminJwtCommand {
     pub admin: AdminJwtArgs,
 }
 
+/// A right an admin token grants on one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// `organization:read`: see the organization's configuration, catalog, teams and audit trail.
+    Read,
+    /// `organization:write`: change them (implies read).
+    Write,
+}
+
+impl Permission {
+    /// The string of this permission in the `orgs` claim.
+    pub fn claim(self) -> &'static str {
+        match self {
+            Permission::Read => "organization:read",
+            Permission::Write => "organization:write",
+        }
+    }
+
+    /// The permission a string of the `orgs` claim names, if it is one of ours.
+    pub fn from_claim(s: &str) -> Option<Permission> {
+        match s {
+            "organization:read" => Some(Permission::Read),
+            "organization:write" => Some(Permission::Write),
+            _ => None,
+        }
+    }
+}
+
+/// One `--org ID=read|write|read,write` of `scimgate admin-jwt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgGrant {
+    /// The organization.
+    pub org_id: i64,
+    /// What the token may do there.
+    pub permissions: Vec<Permission>,
+}
+
+impl std::str::FromStr for OrgGrant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (id, perms) = s
+            .split_once('=')
+            .ok_or_else(|| format!("\"{s}\": expected ID=read, ID=write or ID=read,write"))?;
+        let org_id = parse_org_id(id.trim()).ok_or_else(|| format!("\"{id}\" is not an organization id"))?;
+        let mut permissions = Vec::new();
+        for p in perms.split(',').map(str::trim) {
+            let permission = match p {
+                "read" | "organization:read" => Permission::Read,
+                "write" | "organization:write" => Permission::Write,
+                other => return Err(format!("\"{other}\" is not a permission (read or write)")),
+            };
+            if !permissions.contains(&permission) {
+                permissions.push(permission);
+            }
+        }
+        Ok(OrgGrant { org_id, permissions })
+    }
+}
+
+/// An organization id as a grant names it. Only canonical decimal ids: "007" or "+7" must not
+/// alias organization 7.
+pub fn parse_org_id(s: &str) -> Option<i64> {
+    if s.is_empty()
+        || s.len() > 18
+        || !s.bytes().all(|b| b.is_ascii_digit())
+        || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
 /// How admin API tokens are verified (design §2 "Admin API").
 #[derive(Debug, Clone, Args)]
 pub struct AdminJwtArgs {
@@ -390,6 +462,16 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ConflictDetailArg {
     Org,
+    Anonymous,
+}
+
+/// Whether a uniqueness conflict names the organization holding the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConflictDetail {
+    /// Name the holder (the default): the IdP admin can act on it.
+    #[default]
+    Org,
+    /// For instances whose organizations must not learn of each other.
     Anonymous,
 }
 
@@ -499,15 +581,6 @@ impl ServeArgs {
         }
         Gates::from_args(self).map(|_| ())
     }
-
-    /// The per-organization limits.
-    pub fn limits(&self) -> crate::routing::limits::LimitSettings {
-        crate::routing::limits::LimitSettings {
-            rate_per_second: self.org_rate_limit,
-            burst: self.org_burst,
-            max_in_flight: self.org_max_concurrency,
-        }
-    }
 }
 
 /// `SCIMGATE_PUBLIC_URL` builds every `Location` the IdPs follow: it must be an absolute http(s)
@@ -593,5 +666,22 @@ impl Gates {
     /// Whether an organization may use its SCIM endpoint.
     pub fn scim_enabled(&self, org_id: i64, sso_active: bool) -> bool {
         self.enabled && sso_active && self.allowed.as_ref().is_none_or(|a| a.contains(&org_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_grant_flags_parse() {
+        let g: OrgGrant = "5=read,write".parse().expect("grant");
+        assert_eq!(g.org_id, 5);
+        assert_eq!(g.permissions, vec![Permission::Read, Permission::Write]);
+        let g: OrgGrant = "6=write".parse().expect("grant");
+        assert_eq!(g.permissions, vec![Permission::Write]);
+        for bad in ["5", "x=read", "05=read", "5=", "5=admin", "5=read,,write"] {
+            assert!(bad.parse::<OrgGrant>().is_err(), "{bad}");
+        }
     }
 }

@@ -10,6 +10,9 @@ pub use error::{CatalogError, NameHolder};
 pub use groups::{GroupAnswer, Streamed};
 pub use owner::{CatalogEntry, ScimState};
 
+// A setting, so defined in config (which depends on nothing); the catalog is what acts on it.
+pub use crate::config::ConflictDetail;
+
 use crate::store::Store;
 use crate::store::audit::AuditContext;
 
@@ -18,16 +21,6 @@ use crate::store::audit::AuditContext;
 pub struct Tenant {
     pub org_id: i64,
     pub org_name: String,
-}
-
-/// Whether a uniqueness conflict names the organization holding the name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ConflictDetail {
-    /// Name the holder (the default): the IdP admin can act on it.
-    #[default]
-    Org,
-    /// For instances whose organizations must not learn of each other.
-    Anonymous,
 }
 
 /// A rendered resource and the version behind its ETag.

@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -27,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::bearer::{BearerError, bearer};
-use crate::config::AdminJwtArgs;
+use crate::config::{AdminJwtArgs, OrgGrant, Permission, parse_org_id};
 
 /// Shortest HS256 secret accepted (RFC 7518 §3.2: at least the size of the hash).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -40,65 +39,6 @@ const MIN_RSA_BITS: usize = 2048;
 
 /// Real admin JWTs are well under 2 KiB; anything far larger is refused before parsing.
 const MAX_TOKEN_BYTES: usize = 8192;
-
-/// A right an admin token grants on one organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Permission {
-    /// `organization:read`: see the organization's configuration, catalog, teams and audit trail.
-    Read,
-    /// `organization:write`: change them (implies read).
-    Write,
-}
-
-impl Permission {
-    /// The string of this permission in the `orgs` claim.
-    pub fn claim(self) -> &'static str {
-        match self {
-            Permission::Read => "organization:read",
-            Permission::Write => "organization:write",
-        }
-    }
-
-    fn from_claim(s: &str) -> Option<Permission> {
-        match s {
-            "organization:read" => Some(Permission::Read),
-            "organization:write" => Some(Permission::Write),
-            _ => None,
-        }
-    }
-}
-
-/// One `--org ID=read|write|read,write` of `scimgate admin-jwt`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrgGrant {
-    /// The organization.
-    pub org_id: i64,
-    /// What the token may do there.
-    pub permissions: Vec<Permission>,
-}
-
-impl FromStr for OrgGrant {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (id, perms) = s
-            .split_once('=')
-            .ok_or_else(|| format!("\"{s}\": expected ID=read, ID=write or ID=read,write"))?;
-        let org_id = parse_org_id(id.trim()).ok_or_else(|| format!("\"{id}\" is not an organization id"))?;
-        let mut permissions = Vec::new();
-        for p in perms.split(',').map(str::trim) {
-            let permission = match p {
-                "read" | "organization:read" => Permission::Read,
-                "write" | "organization:write" => Permission::Write,
-                other => return Err(format!("\"{other}\" is not a permission (read or write)")),
-            };
-            if !permissions.contains(&permission) {
-                permissions.push(permission);
-            }
-        }
-        Ok(OrgGrant { org_id, permissions })
-    }
-}
 
 /// What a minted token says (`scimgate admin-jwt`, tests).
 #[derive(Debug, Clone)]
@@ -506,18 +446,6 @@ fn rights(orgs: Option<Value>) -> Result<BTreeMap<i64, Rights>, AuthError> {
         }
     }
     Ok(out)
-}
-
-/// Only canonical decimal ids: "007" or "+7" must not alias organization 7.
-fn parse_org_id(s: &str) -> Option<i64> {
-    if s.is_empty()
-        || s.len() > 18
-        || !s.bytes().all(|b| b.is_ascii_digit())
-        || (s.len() > 1 && s.starts_with('0'))
-    {
-        return None;
-    }
-    s.parse().ok()
 }
 
 fn unix_now() -> u64 {
@@ -1583,18 +1511,6 @@ MeCVYXpijupkaxAO3QIDAQAB
             assert!(!p.can_read(id), "{id}");
         }
         assert!(p.can_read(10) && !p.can_write(10));
-    }
-
-    #[test]
-    fn org_grant_flags_parse() {
-        let g: OrgGrant = "5=read,write".parse().expect("grant");
-        assert_eq!(g.org_id, 5);
-        assert_eq!(g.permissions, vec![Permission::Read, Permission::Write]);
-        let g: OrgGrant = "6=write".parse().expect("grant");
-        assert_eq!(g.permissions, vec![Permission::Write]);
-        for bad in ["5", "x=read", "05=read", "5=", "5=admin", "5=read,,write"] {
-            assert!(bad.parse::<OrgGrant>().is_err(), "{bad}");
-        }
     }
 
     // --- HTTP -----------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::auth::admin::{AdminKeys, Grant};
 use crate::config::{AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, ServeArgs, Settings};
-use crate::routing::admin_auth::{AdminKeys, Grant};
 use crate::routing::limits::{LimitSettings, OrgLimits};
 use crate::routing::proxies::TrustedProxies;
 use crate::routing::{self, AppState, token_cache::TokenCache, token_usage::TokenUsage};

@@ -4,6 +4,7 @@
 //! code that knows nothing of HTTP or the database.
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod instance;

@@ -2,7 +2,6 @@
 //! [`auth::authenticate`] receive a [`crate::catalog::Tenant`] and never see a token.
 
 pub mod admin;
-pub mod admin_auth;
 pub mod auth;
 pub mod bearer;
 pub mod error;
@@ -43,7 +42,7 @@ pub struct AppState {
     pub gates: Arc<Gates>,
     pub metrics: PrometheusHandle,
     /// Keys of the admin API; `None` when unconfigured (every admin request is then refused).
-    pub admin_keys: Option<Arc<admin_auth::AdminKeys>>,
+    pub admin_keys: Option<Arc<crate::auth::admin::AdminKeys>>,
     /// A request is cut off (503) after this long.
     pub request_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` names the audited client address.

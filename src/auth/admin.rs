@@ -24,9 +24,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::AppState;
-use super::bearer::{BearerError, bearer};
 use crate::config::{AdminJwtArgs, OrgGrant, Permission, parse_org_id};
+use crate::routing::AppState;
+use crate::routing::bearer::{BearerError, bearer};
 
 /// Shortest HS256 secret accepted (RFC 7518 §3.2: at least the size of the hash).
 pub const MIN_SECRET_BYTES: usize = 32;

@@ -683,73 +683,17 @@ mod tests {
     use ring::rand::SystemRandom;
     use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
 
-    // TEST ONLY. A 2048-bit RSA key pair made for these unit tests with
-    // `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`; it protects nothing and must
-    // never be configured anywhere.
-    const TEST_RSA_PRIVATE_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
-MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCNlSNga7XI2JgH
-hLhXKrrXt1Fg6v/hEoVKd15SCwpORdcucFG57gORJ6UrcQKBK3FO+GLOPxUewP1F
-0d2Z96DDZe6BKS8RYCtD1YcteFA399pbq0vCErtjLhzk+b7yaXn/pnXTsBUXo8nB
-2IeX2EvaCaL5XMUP/B1XZFeBPrA4i/oAP2VwASDkCnXHdvNFN5GIGx/Q7kXXWQLO
-ITM6770WzClcr3vQdqkiIjwItKTL02DUcLLp6+rhgxYPKF5gqJ6yN7xXgqwBmOdJ
-cx/RgVMmPDefQeF42O9pERzpMdQvDWgq9g+NnvygmuOhh9N9ppVjyka49higXYrB
-kToW06C/AgMBAAECggEAI0nFN/6Qn/8wIUuYoI0zZZm4zEW2QhRaKX3IAf3jcy/g
-GqB/Fi73L6IofkPcAnLf+nVZNxus+W3Tkqfkqj/4j0skH4gyxYtpLS6W0yP2JoT9
-pTR0HOqLTwSKyh1fVM8qS6hjHMB5+Vrm6gw8e4G7IhydxLY1Ha9SZtpJHxsPVABc
-f5lQwTMdzdVZ9BeVadDn2bifeJhcKfw2zyWfDD13dhDzfvjA/kOqEVg22NxYmjYf
-59yBYLuutrv7qEEm7cxYkZoPg8UR+cqbyQ6nwrnQf5zMq9gJBZsqrW86dIzg/sf/
-cUhPcRL/+YVJeZTobxpvzR5iCEM8XeETTiqoTFeCvQKBgQDDWELUhTndAYS2nH8D
-S5IdQYcQUTSarg6tfZe+iISTAIz7w7T3ujrznoNO7jMXRag+vMhKeEWKeDKAy8fa
-tAl2HW3tUAp0MyuU07cg1R6trp1e0/14LzVBFRGcmW9UKIaI0o25JKDWH3nwtgSk
-Id0uBgz/uPzB+cYQM+Kn3X8xPQKBgQC5i2EvUzySmZq6P2OVNdi9RoghgMcojuVo
-E5qbLr1CxzZmj1gQlNL9MQXp/cyTsratjZP3rXponf6KPecK/XqY1dGWlHzye1y9
-U7nuHdAzTZ0qW8dbGhoo1Fckiany2rMAlP4vaUqdcwsB960Prz54Spu+dcljC7fs
-6Sl5bCaBqwKBgDHg8X+OXQ3/e0GdiBjxTOfHeZNDCOmOFBVcgkiWVzOp6lXGzQiM
-Ns1J5kFbNRR2JtWOIp5RQ4Bt3IdigS9o1RmhvhXgYCr3feNMg/AQOvsiIPC7tHbh
-pvltRcf0raaRiniZOrLRlXfXJa2+7ER0mSNNTDhnpbJp8pbkiLVQK1AJAoGBAKQx
-Jkhl5UVp7pWAgNRKuUkNwGu9dQB8K6BFMNzAqLUOayKpGOpbeLacCjq94KqXTLca
-gWV9O8SWg+i7zNhZ5YKYPId/UW6XIkNccz23XkX4GeuhGjKRT7Lv7UmlFSKWzC7o
-qmM0TtY0Nvp/vcMSdjqm81nBC/y9Iv7gelY8EXtPAoGAVgl2+eLAiO3YfRlRGRyb
-arZE2lu/r3+TTvxl7wjLDTv3jCjzVq5eVApm1G7BBQKz858MeNeC5HZ3wo8cjwDO
-TQycTC5K5jM2XZj+48FPyzGHZ7lY2Ktjeo9WfgsJiEcdBhJO7Ndj6K5B5P06XXTL
-wBfig9/OyzGCAibGxp9Dq1Y=
------END PRIVATE KEY-----
-";
-
-    // TEST ONLY. The public half of TEST_RSA_PRIVATE_PKCS8 (`openssl pkey -pubout`).
-    const TEST_RSA_PUBLIC_SPKI: &str = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAjZUjYGu1yNiYB4S4Vyq6
-17dRYOr/4RKFSndeUgsKTkXXLnBRue4DkSelK3ECgStxTvhizj8VHsD9RdHdmfeg
-w2XugSkvEWArQ9WHLXhQN/faW6tLwhK7Yy4c5Pm+8ml5/6Z107AVF6PJwdiHl9hL
-2gmi+VzFD/wdV2RXgT6wOIv6AD9lcAEg5Ap1x3bzRTeRiBsf0O5F11kCziEzOu+9
-FswpXK970HapIiI8CLSky9Ng1HCy6evq4YMWDyheYKiesje8V4KsAZjnSXMf0YFT
-Jjw3n0HheNjvaREc6THULw1oKvYPjZ78oJrjoYfTfaaVY8pGuPYYoF2KwZE6FtOg
-vwIDAQAB
------END PUBLIC KEY-----
-";
-
-    // TEST ONLY. The same public key as PKCS#1 (`openssl rsa -RSAPublicKey_out`).
-    const TEST_RSA_PUBLIC_PKCS1: &str = "-----BEGIN RSA PUBLIC KEY-----
-MIIBCgKCAQEAjZUjYGu1yNiYB4S4Vyq617dRYOr/4RKFSndeUgsKTkXXLnBRue4D
-kSelK3ECgStxTvhizj8VHsD9RdHdmfegw2XugSkvEWArQ9WHLXhQN/faW6tLwhK7
-Yy4c5Pm+8ml5/6Z107AVF6PJwdiHl9hL2gmi+VzFD/wdV2RXgT6wOIv6AD9lcAEg
-5Ap1x3bzRTeRiBsf0O5F11kCziEzOu+9FswpXK970HapIiI8CLSky9Ng1HCy6evq
-4YMWDyheYKiesje8V4KsAZjnSXMf0YFTJjw3n0HheNjvaREc6THULw1oKvYPjZ78
-oJrjoYfTfaaVY8pGuPYYoF2KwZE6FtOgvwIDAQAB
------END RSA PUBLIC KEY-----
-";
-
-    // TEST ONLY. The modulus of the same key as a JWK `n` (from `openssl rsa -modulus`).
-    const TEST_RSA_JWK_N: &str = "jZUjYGu1yNiYB4S4Vyq617dRYOr_4RKFSndeUgsKTkXXLnBRue4DkSelK3ECgStxTvhizj8VHsD9RdHdmfegw2XugSkvEWArQ9WHLXhQN_faW6tLwhK7Yy4c5Pm-8ml5_6Z107AVF6PJwdiHl9hL2gmi-VzFD_wdV2RXgT6wOIv6AD9lcAEg5Ap1x3bzRTeRiBsf0O5F11kCziEzOu-9FswpXK970HapIiI8CLSky9Ng1HCy6evq4YMWDyheYKiesje8V4KsAZjnSXMf0YFTJjw3n0HheNjvaREc6THULw1oKvYPjZ78oJrjoYfTfaaVY8pGuPYYoF2KwZE6FtOgvw";
-
-    // TEST ONLY. A 1024-bit RSA public key, to show that short moduli are refused.
-    const TEST_RSA_1024_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
-MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDea8oLsFqNGkIUVnLjxzQIdZiZ
-67b/EakHMDCrJnYxP1qRCXX7t7ytf4zbQsIMGaYM3FvLH9RqvGX1b8cxwQNXaQCK
-ZgJ8yRlQ6wRz4lBpiC5Hz2oNi8jZwpjcr6HPgPpvjqIST5dSnmwtrFZ2tsPyJKNI
-MeCVYXpijupkaxAO3QIDAQAB
------END PUBLIC KEY-----
-";
+    // TEST ONLY key material, kept out of src/ (tests/data/keys/README.md says how it was made);
+    // it protects nothing and must never be configured anywhere.
+    const TEST_RSA_PRIVATE_PKCS8: &str = include_str!("../../tests/data/keys/rsa-2048.private.pkcs8.pem");
+    /// The public half of TEST_RSA_PRIVATE_PKCS8, as SPKI.
+    const TEST_RSA_PUBLIC_SPKI: &str = include_str!("../../tests/data/keys/rsa-2048.public.spki.pem");
+    /// The same public key as PKCS#1.
+    const TEST_RSA_PUBLIC_PKCS1: &str = include_str!("../../tests/data/keys/rsa-2048.public.pkcs1.pem");
+    /// The same public key as a JWK without `kid`.
+    const TEST_RSA_JWK: &str = include_str!("../../tests/data/keys/rsa-2048.public.jwk.json");
+    /// A 1024-bit RSA public key, to show that short moduli are refused.
+    const TEST_RSA_1024_PUBLIC: &str = include_str!("../../tests/data/keys/rsa-1024.public.spki.pem");
 
     const SECRET: &str = "unit-test-admin-secret-0123456789abcdef";
     const ISSUER: &str = "https://platform.test.example";
@@ -921,7 +865,9 @@ MeCVYXpijupkaxAO3QIDAQAB
     }
 
     fn rsa_jwk(kid: &str) -> Value {
-        json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": TEST_RSA_JWK_N, "e": "AQAB"})
+        let mut jwk: Value = serde_json::from_str(TEST_RSA_JWK).expect("test JWK");
+        jwk["kid"] = json!(kid);
+        jwk
     }
 
     // --- HS256 -----------------------------------------------------------------------------
@@ -1376,7 +1322,8 @@ MeCVYXpijupkaxAO3QIDAQAB
         );
         refused(
             "json",
-            &json!({"keys": [{"kty": "RSA", "alg": "RS384", "n": TEST_RSA_JWK_N, "e": "AQAB"}]}).to_string(),
+            &json!({"keys": [{"kty": "RSA", "alg": "RS384", "n": rsa_jwk("x")["n"], "e": "AQAB"}]})
+                .to_string(),
             "RS384",
         );
         let mut no_kid = rsa_jwk("x");

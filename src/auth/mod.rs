@@ -1,7 +1,17 @@
-//! Verification of the JWTs scimgate trusts (design §6): one module, so admin API tokens and IdP
-//! ID tokens meet the same rules. Nothing here sees an HTTP request.
+//! Verification of the JWTs scimgate trusts (design §6): one module, so that admin API tokens and
+//! IdP ID tokens meet the same rules. [`keys`] holds where trusted keys come from and what makes
+//! them acceptable (the key decides the algorithm); [`verify`] what a token's header may say and
+//! which claims must hold, for any claims type; [`admin`] what an admin token grants. Nothing here
+//! sees an HTTP request: routing reads the credential and calls in.
 
 pub mod admin;
+pub mod keys;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub mod verify;
+
+pub use keys::KeySet;
+pub use verify::{AuthError, Expectations, verify};
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! [`auth::authenticate`] receive a [`crate::catalog::Tenant`] and never see a token.
 
 pub mod admin;
+pub mod admin_auth;
 pub mod auth;
 pub mod bearer;
 pub mod error;

@@ -19,9 +19,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::admin_auth::{Admin, AdminUnauthorized};
 use super::error::{ApiError, admin_error_response};
 use super::observe::CorrelationId;
-use crate::auth::admin::{Admin, AdminUnauthorized, Principal};
+use crate::auth::admin::Principal;
 use crate::catalog::{Catalog, CatalogError, Tenant};
 use crate::scim::error::excerpt;
 use crate::store::audit::AuditContext;

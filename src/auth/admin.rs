@@ -2,7 +2,7 @@
 //! from its settings (an HS256 secret, or a PEM or JWKS file of the platform with a required
 //! issuer); a verified token's `sub`, `orgs` and `instance_admin` as a [`Principal`] with
 //! per-organization rights; and HS256 tokens minted for `scimgate admin-jwt`. Signature, header
-//! and time checks are [`super::verify`]'s, the same as for any token.
+//! and time checks are [`super::verify`](mod@super::verify)'s, the same as for any token.
 
 use std::collections::BTreeMap;
 use std::fmt;

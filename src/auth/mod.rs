@@ -1,8 +1,8 @@
 //! Verification of the JWTs scimgate trusts (design §6): one module, so that admin API tokens and
 //! IdP ID tokens meet the same rules. [`keys`] holds where trusted keys come from and what makes
-//! them acceptable (the key decides the algorithm); [`verify`] what a token's header may say and
-//! which claims must hold, for any claims type; [`admin`] what an admin token grants. Nothing here
-//! sees an HTTP request: routing reads the credential and calls in.
+//! them acceptable (the key decides the algorithm); [`verify`](mod@verify) what a token's header
+//! may say and which claims must hold, for any claims type; [`admin`] what an admin token grants.
+//! Nothing here sees an HTTP request: routing reads the credential and calls in.
 
 pub mod admin;
 pub mod keys;

@@ -21,7 +21,7 @@ use super::keys::KeySet;
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECS: u64 = 60;
 
-/// Real tokens are well under 2 KiB; anything far larger is refused before parsing.
+/// Real admin tokens are well under 2 KiB; anything far larger is refused before parsing.
 pub const MAX_TOKEN_BYTES: usize = 8192;
 
 /// Why a token was refused; [`AuthError::reason`] is a metrics label, and a client is never told.

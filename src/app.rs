@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::auth::admin::{AdminKeys, Grant};
 use crate::config::{AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, ServeArgs, Settings};
-use crate::routing::admin_auth::{AdminKeys, Grant};
+use crate::routing::limits::{LimitSettings, OrgLimits};
 use crate::routing::proxies::TrustedProxies;
-use crate::routing::{self, AppState, limits::OrgLimits};
+use crate::routing::{self, AppState};
 use crate::server::{self, ConnectionLimits};
 use crate::services::Services;
 use crate::store::audit::AuditContext;
@@ -78,7 +79,7 @@ pub struct Prepared {
 pub fn prepare(db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<Prepared, String> {
     Ok(Prepared {
         hasher: hasher(db),
-        limits: OrgLimits::new(serve.limits()).with_pool_share(db.pool_size()),
+        limits: OrgLimits::new(LimitSettings::from_args(serve)).with_pool_share(db.pool_size()),
         config: Settings::from_args(serve),
         gates: Gates::from_args(serve)?,
         admin_keys: AdminKeys::from_settings(admin)?,

@@ -1,4 +1,6 @@
-//! Configuration from flags and environment (`SCIMGATE_*`), as one clap structure.
+//! Configuration from flags and environment (`SCIMGATE_*`), as one clap structure. It depends on
+//! no other module of ours: the values settings take (an [`OrgGrant`], a [`ConflictDetail`]) are
+//! defined here, and the modules that act on them import them from here.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -6,9 +8,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::catalog::ConflictDetail;
-use crate::routing::admin_auth::OrgGrant;
 
 /// A value that must never reach a log line (database URLs carry passwords, keys are keys).
 #[derive(Clone)]
@@ -291,6 +290,117 @@ pub struct AdminJwtCommand {
     pub admin: AdminJwtArgs,
 }
 
+/// A right an admin token grants on one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// `organization:read`: see the organization's configuration, catalog, teams and audit trail.
+    Read,
+    /// `organization:write`: change them (implies read).
+    Write,
+}
+
+impl Permission {
+    /// The string of this permission in the `orgs` claim.
+    pub fn claim(self) -> &'static str {
+        match self {
+            Permission::Read => "organization:read",
+            Permission::Write => "organization:write",
+        }
+    }
+
+    /// The permission a string of the `orgs` claim names, if it is one of ours.
+    pub fn from_claim(s: &str) -> Option<Permission> {
+        match s {
+            "organization:read" => Some(Permission::Read),
+            "organization:write" => Some(Permission::Write),
+            _ => None,
+        }
+    }
+}
+
+/// One `--org ID=read|write|read,write` of `scimgate admin-jwt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgGrant {
+    /// The organization.
+    pub org_id: i64,
+    /// What the token may do there.
+    pub permissions: Vec<Permission>,
+}
+
+impl std::str::FromStr for OrgGrant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (id, perms) = s
+            .split_once('=')
+            .ok_or_else(|| format!("\"{s}\": expected ID=read, ID=write or ID=read,write"))?;
+        let org_id = id
+            .trim()
+            .parse::<OrgId>()
+            .map_err(|_| format!("\"{id}\" is not an organization id"))?
+            .get();
+        let mut permissions = Vec::new();
+        for p in perms.split(',').map(str::trim) {
+            let permission = match p {
+                "read" | "organization:read" => Permission::Read,
+                "write" | "organization:write" => Permission::Write,
+                other => return Err(format!("\"{other}\" is not a permission (read or write)")),
+            };
+            if !permissions.contains(&permission) {
+                permissions.push(permission);
+            }
+        }
+        Ok(OrgGrant { org_id, permissions })
+    }
+}
+
+/// An organization id as paths, tokens, grants and commands name it, parsed by exactly one
+/// function: canonical decimal only, so "007", "+7" or " 7" can never alias organization 7 on
+/// one route and not on another. Defined here because settings take it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct OrgId(i64);
+
+/// Text that is not a canonical organization id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an organization id is a decimal number without sign or leading zeros")]
+pub struct NotAnOrgId;
+
+impl OrgId {
+    /// The id as the database stores it.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::str::FromStr for OrgId {
+    type Err = NotAnOrgId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // 18 digits always fit an i64; ids never come close.
+        let canonical = !s.is_empty()
+            && s.len() <= 18
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && (s.len() == 1 || !s.starts_with('0'));
+        if !canonical {
+            return Err(NotAnOrgId);
+        }
+        s.parse().map(OrgId).map_err(|_| NotAnOrgId)
+    }
+}
+
+impl std::fmt::Display for OrgId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<OrgId> for i64 {
+    fn from(id: OrgId) -> i64 {
+        id.0
+    }
+}
+
 /// How admin API tokens are verified (design §2 "Admin API").
 #[derive(Debug, Clone, Args)]
 pub struct AdminJwtArgs {
@@ -374,7 +484,7 @@ pub enum TokenCommand {
 pub struct TokenArgs {
     /// The organization's id (as `scimgate org create` printed it).
     #[arg(value_name = "ORG")]
-    pub org: i64,
+    pub org: OrgId,
     #[command(flatten, next_help_heading = "Database")]
     pub db: DbArgs,
 }
@@ -390,6 +500,16 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ConflictDetailArg {
     Org,
+    Anonymous,
+}
+
+/// Whether a uniqueness conflict names the organization holding the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConflictDetail {
+    /// Name the holder (the default): the IdP admin can act on it.
+    #[default]
+    Org,
+    /// For instances whose organizations must not learn of each other.
     Anonymous,
 }
 
@@ -499,15 +619,6 @@ impl ServeArgs {
         }
         Gates::from_args(self).map(|_| ())
     }
-
-    /// The per-organization limits.
-    pub fn limits(&self) -> crate::routing::limits::LimitSettings {
-        crate::routing::limits::LimitSettings {
-            rate_per_second: self.org_rate_limit,
-            burst: self.org_burst,
-            max_in_flight: self.org_max_concurrency,
-        }
-    }
 }
 
 /// `SCIMGATE_PUBLIC_URL` builds every `Location` the IdPs follow: it must be an absolute http(s)
@@ -577,7 +688,7 @@ impl Gates {
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(|s| {
-                        s.parse::<i64>().map_err(|_| {
+                        s.parse::<OrgId>().map(OrgId::get).map_err(|_| {
                             format!("SCIMGATE_IDP_DELEGATION_ALLOWED_ORGS: \"{s}\" is not an organization id")
                         })
                     })
@@ -593,5 +704,44 @@ impl Gates {
     /// Whether an organization may use its SCIM endpoint.
     pub fn scim_enabled(&self, org_id: i64, sso_active: bool) -> bool {
         self.enabled && sso_active && self.allowed.as_ref().is_none_or(|a| a.contains(&org_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_canonical_decimal_ids_parse() {
+        assert_eq!("7".parse::<OrgId>().map(OrgId::get), Ok(7));
+        assert_eq!("120".parse::<OrgId>().map(OrgId::get), Ok(120));
+        assert_eq!("0".parse::<OrgId>().map(OrgId::get), Ok(0));
+        for bad in [
+            "",
+            "+7",
+            "-7",
+            "007",
+            " 7",
+            "7 ",
+            "7a",
+            "0x7",
+            "1e3",
+            "99999999999999999999",
+            "٧",
+        ] {
+            assert_eq!(bad.parse::<OrgId>(), Err(NotAnOrgId), "{bad:?}");
+        }
+    }
+
+    use super::*;
+
+    #[test]
+    fn org_grant_flags_parse() {
+        let g: OrgGrant = "5=read,write".parse().expect("grant");
+        assert_eq!(g.org_id, 5);
+        assert_eq!(g.permissions, vec![Permission::Read, Permission::Write]);
+        let g: OrgGrant = "6=write".parse().expect("grant");
+        assert_eq!(g.permissions, vec![Permission::Write]);
+        for bad in ["5", "x=read", "05=read", "5=", "5=admin", "5=read,,write"] {
+            assert!(bad.parse::<OrgGrant>().is_err(), "{bad}");
+        }
     }
 }

@@ -94,6 +94,7 @@ async fn token(cmd: TokenCommand) -> Result<(), Box<dyn std::error::Error>> {
         TokenCommand::Revoke(args) => (None, args),
     };
     let (store, db) = open(db).await?;
+    let org = org.get();
     match mode {
         Some(mode) => match app::issue_token(&store, &app::hasher(&db), org, mode).await? {
             Some(token) => println!("{token}"),

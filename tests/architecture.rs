@@ -37,3 +37,19 @@ fn the_http_layer_never_names_the_store() {
         }
     }
 }
+
+#[test]
+fn configuration_depends_on_no_other_module() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config.rs");
+    let text = std::fs::read_to_string(&path).expect("src/config.rs");
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        // `super::` only reaches outside from the top level (its test module's is config itself).
+        let top_level = !line.starts_with(' ');
+        assert!(
+            !code.contains("crate::") && !(top_level && code.contains("super::")),
+            "src/config.rs:{}: configuration reaches another module: {line}",
+            n + 1
+        );
+    }
+}

@@ -14,6 +14,9 @@ pub use crate::store::audit::{AuditEvent, AuditQuery};
 pub use crate::store::groups::GroupRow;
 pub use crate::store::teams::{DelegationState, LinkChange, TeamMemberRow, TeamRow};
 
+// A setting, so defined in config (which depends on nothing); the catalog is what acts on it.
+pub use crate::config::ConflictDetail;
+
 use crate::store::Store;
 use crate::store::audit::AuditContext;
 
@@ -22,16 +25,6 @@ use crate::store::audit::AuditContext;
 pub struct Tenant {
     pub org_id: i64,
     pub org_name: String,
-}
-
-/// Whether a uniqueness conflict names the organization holding the name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ConflictDetail {
-    /// Name the holder (the default): the IdP admin can act on it.
-    #[default]
-    Org,
-    /// For instances whose organizations must not learn of each other.
-    Anonymous,
 }
 
 /// A rendered resource and the version behind its ETag.

@@ -14,7 +14,7 @@ use super::held_body::HeldBody;
 use super::limits::Refused;
 use super::observe::{AuthenticatedOrg, CorrelationId};
 use super::proxies::TrustedProxies;
-use crate::ids::OrgId;
+use crate::config::OrgId;
 use crate::scim::error::ScimError;
 use crate::services::ScimAccess;
 use crate::tokens::AuditContext;

@@ -12,12 +12,25 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::config::ServeArgs;
+
 /// The limits, from `SCIMGATE_ORG_RATE_LIMIT`, `SCIMGATE_ORG_BURST`, `SCIMGATE_ORG_MAX_CONCURRENCY`.
 #[derive(Debug, Clone, Copy)]
 pub struct LimitSettings {
     pub rate_per_second: u32,
     pub burst: u32,
     pub max_in_flight: usize,
+}
+
+impl LimitSettings {
+    /// The limits the serve options set.
+    pub fn from_args(args: &ServeArgs) -> LimitSettings {
+        LimitSettings {
+            rate_per_second: args.org_rate_limit,
+            burst: args.org_burst,
+            max_in_flight: args.org_max_concurrency,
+        }
+    }
 }
 
 /// Why a request was not admitted, and how long to wait.

@@ -37,7 +37,7 @@ pub struct AppState {
     pub config: Arc<Settings>,
     pub metrics: PrometheusHandle,
     /// Keys of the admin API; `None` when unconfigured (every admin request is then refused).
-    pub admin_keys: Option<Arc<admin_auth::AdminKeys>>,
+    pub admin_keys: Option<Arc<crate::auth::admin::AdminKeys>>,
     /// A request is cut off (503) after this long.
     pub request_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` names the audited client address.

@@ -19,11 +19,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::admin_auth::{Admin, AdminUnauthorized, Principal};
+use super::admin_auth::{Admin, AdminUnauthorized};
 use super::error::{ApiError, admin_error_response};
 use super::observe::CorrelationId;
+use crate::auth::admin::Principal;
 use crate::catalog::{Catalog, CatalogError};
-use crate::ids::OrgId;
+use crate::config::OrgId;
 use crate::scim::error::excerpt;
 use crate::tokens::AuditContext;
 

@@ -14,7 +14,8 @@ use sea_orm::{
 };
 
 use super::{
-    Store, StoreError, UnknownUsers, Violation, WriteError, any_storable, id_array, id_rows, unstorable,
+    Store, StoreError, UnknownUsers, Violation, WriteError, any_storable, id_array, id_in, id_rows,
+    unstorable,
 };
 
 impl Store {
@@ -141,8 +142,8 @@ pub(crate) async fn remove_members<C: ConnectionTrait>(
         ),
         Some(ids) => {
             let sql = format!(
-                "DELETE FROM group_members WHERE group_id = $1 AND user_id IN (SELECT w.id FROM {})",
-                id_rows(backend, "$2", "w")
+                "DELETE FROM group_members WHERE group_id = $1 AND {}",
+                id_in(backend, "user_id", "$2")
             );
             let mut removed = 0;
             for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {

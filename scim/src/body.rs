@@ -462,8 +462,8 @@ impl<'de> Visitor<'de> for KeySeed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::patch::group_changes;
-    use crate::scim::resource::parse_group;
+    use crate::patch::group_changes;
+    use crate::resource::parse_group;
     use serde_json::json;
 
     fn same_group(body: &Value) {

@@ -488,7 +488,7 @@ mod tests {
 
     use super::GroupChange::*;
     use super::*;
-    use crate::scim::ast::ENTERPRISE_USER_SCHEMA;
+    use crate::ast::ENTERPRISE_USER_SCHEMA;
 
     const DEPT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
 

@@ -3,7 +3,7 @@
 //! organization A is refused (403) on every endpoint of organization B and changes nothing there;
 //! read-only tokens read but cannot write; instance endpoints need `instance_admin`; gated-off
 //! organizations answer 404 on their management endpoints and on SCIM. (Verification details —
-//! algorithms, keys, issuers — are unit-tested in `src/routing/admin_auth.rs`.)
+//! algorithms, keys, issuers — are unit-tested in `src/auth/`.)
 
 mod common;
 

@@ -219,16 +219,20 @@ async fn group_response(
     group: GroupAnswer,
 ) -> Result<Response> {
     let mut response = streamed_response(state, org_id, status, group.body).await?;
+    version_headers(&mut response, group.version, &group.location);
+    Ok(response)
+}
+
+/// A resource's `ETag`, and its `Location` when the answer is a 201.
+fn version_headers(response: &mut Response, version: i64, location: &str) {
+    let created = response.status() == StatusCode::CREATED;
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag(group.version)) {
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
         headers.insert(header::ETAG, v);
     }
-    if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&group.location)
-    {
+    if created && let Ok(v) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, v);
     }
-    Ok(response)
 }
 
 /// Waits (up to a second) for the organization's fair share of the database pool, then 429
@@ -268,15 +272,7 @@ fn raw_response(status: StatusCode, body: Box<RawValue>) -> Response {
 
 fn resource_response(status: StatusCode, resource: Resource) -> Response {
     let mut response = raw_response(status, resource.body);
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag(resource.version)) {
-        headers.insert(header::ETAG, v);
-    }
-    if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&resource.location)
-    {
-        headers.insert(header::LOCATION, v);
-    }
+    version_headers(&mut response, resource.version, &resource.location);
     response
 }
 

@@ -145,16 +145,7 @@ pub(crate) async fn remove_members<C: ConnectionTrait>(
                 "DELETE FROM group_members WHERE group_id = $1 AND {}",
                 id_in(backend, "user_id", "$2")
             );
-            let mut removed = 0;
-            for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {
-                let statement = Statement::from_sql_and_values(
-                    backend,
-                    sql.as_str(),
-                    [group_id.into(), id_array(chunk)?.into()],
-                );
-                removed += conn.execute_raw(statement).await?.rows_affected();
-            }
-            return Ok(removed);
+            return execute_per_chunk(conn, &sql, ids, |chunk| vec![group_id.into(), chunk.into()]).await;
         }
     };
     Ok(conn.execute_raw(statement).await?.rows_affected())
@@ -227,17 +218,28 @@ async fn add_members<C: ConnectionTrait>(
          ON CONFLICT (group_id, user_id) DO NOTHING",
         id_rows(backend, "$3", "w")
     );
-    let mut added = 0;
+    // Members already present conflict and are not counted: this is what was added.
+    execute_per_chunk(conn, &sql, ids, |chunk| {
+        vec![group_id.into(), org_id.into(), chunk.into()]
+    })
+    .await
+}
+
+/// Runs `sql` once per chunk of `ids` (of those a row can hold), with the parameters `bind` makes
+/// of the chunk's JSON array; answers the rows affected in all.
+async fn execute_per_chunk<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    ids: &[String],
+    bind: impl Fn(String) -> Vec<sea_orm::Value>,
+) -> Result<u64, StoreError> {
+    let backend = conn.get_database_backend();
+    let mut affected = 0;
     for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {
-        let statement = Statement::from_sql_and_values(
-            backend,
-            sql.as_str(),
-            [group_id.into(), org_id.into(), id_array(chunk)?.into()],
-        );
-        // Members already present conflict and are not counted: this is what was added.
-        added += conn.execute_raw(statement).await?.rows_affected();
+        let statement = Statement::from_sql_and_values(backend, sql, bind(id_array(chunk)?));
+        affected += conn.execute_raw(statement).await?.rows_affected();
     }
-    Ok(added)
+    Ok(affected)
 }
 
 /// Makes the membership exactly `wanted` (PUT of a whole group; sorted, as [`dedup`] leaves it),

@@ -32,7 +32,19 @@ async fn only_the_canonical_spelling_of_an_org_id_reaches_the_organization_on_ev
         (Method::GET, "audit-events", &owner),
         (Method::GET, "teams/1", &owner),
         (Method::GET, "teams/1/members", &owner),
+        (Method::POST, "idp-groups", &owner),
+        (Method::DELETE, "idp-groups/x", &owner),
+        (Method::POST, "scim/token", &owner),
+        (Method::POST, "scim/token/rotate", &owner),
+        (Method::DELETE, "scim/token", &owner),
+        (Method::POST, "teams", &owner),
+        (Method::PUT, "teams/1", &owner),
+        (Method::DELETE, "teams/1", &owner),
+        (Method::POST, "teams/1/members", &owner),
+        (Method::DELETE, "teams/1/members/x", &owner),
     ];
+    // A body every write route accepts the shape of, so only the organization can refuse it.
+    let body = serde_json::json!({"displayName": "ids", "name": "ids", "email": "ids@example.com"});
     let scim_bases = ["/api/orgs/{}/scim/v2", "/orgs/{}/scim/v2"];
 
     // Positive controls: the canonical id works with these very credentials.
@@ -56,7 +68,8 @@ async fn only_the_canonical_spelling_of_an_org_id_reaches_the_organization_on_ev
     for alias in aliases(org.id) {
         for (method, route, jwt) in &admin_routes {
             let path = format!("/api/orgs/{alias}/{route}");
-            let answer = app.admin_send(method.clone(), &path, Some(jwt), None, &[]).await;
+            let body = (method != Method::GET && method != Method::DELETE).then_some(&body);
+            let answer = app.admin_send(method.clone(), &path, Some(jwt), body, &[]).await;
             assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}: {}", answer.text);
             assert!(answer.body["message"].is_string(), "{path}: {}", answer.text);
         }
@@ -71,4 +84,14 @@ async fn only_the_canonical_spelling_of_an_org_id_reaches_the_organization_on_ev
             assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}: {}", answer.text);
         }
     }
+    // Nothing was written through an alias: the token still works, no team or row appeared.
+    let scim = format!("{}/Groups", org.base());
+    let answer = app.send(Method::GET, &scim, Some(&org.token), None, &[]).await;
+    assert_eq!(answer.body["totalResults"], 0, "{}", answer.text);
+    let path = format!("/api/orgs/{}/teams", org.id);
+    let answer = app.admin_send(Method::GET, &path, Some(&owner), None, &[]).await;
+    assert_eq!(answer.body["teams"], serde_json::json!([]), "{}", answer.text);
+    let path = format!("/api/orgs/{}/idp-groups", org.id);
+    let answer = app.admin_send(Method::GET, &path, Some(&owner), None, &[]).await;
+    assert_eq!(answer.body["groups"], serde_json::json!([]), "{}", answer.text);
 }

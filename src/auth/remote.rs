@@ -156,7 +156,7 @@ struct Inner {
     /// copy the `Arc` out (a std lock: never across an `.await`).
     keys: RwLock<Option<Cached>>,
     /// Held for the whole of a fetch: this is what makes fetches single-flight.
-    fetch: tokio::sync::Mutex<Attempts>,
+    fetch: Arc<tokio::sync::Mutex<Attempts>>,
     /// Counts completed fetch attempts (written under `fetch`), so a verification that asks for a
     /// fetch can tell one completed since it looked, without waiting for the lock to look.
     generation: AtomicU64,
@@ -216,10 +216,10 @@ impl RemoteJwks {
                 client: http_client(&settings)?,
                 settings,
                 keys: RwLock::new(None),
-                fetch: tokio::sync::Mutex::new(Attempts {
+                fetch: Arc::new(tokio::sync::Mutex::new(Attempts {
                     started_at: None,
                     outcome: Err(FetchFailure::NotFetched),
-                }),
+                })),
                 generation: AtomicU64::new(0),
             }),
         })
@@ -307,9 +307,11 @@ impl Inner {
     /// Fetches unless an attempt completed since generation `seen` (its outcome answers) or the
     /// latest attempt started less than `min_interval` ago (the latest outcome answers, except
     /// that a `Fresh` refresh then simply keeps the cache). Single-flight: the lock is held for
-    /// the whole fetch.
-    async fn fetch_once(&self, seen: u64, need: Need) -> Result<(), FetchFailure> {
-        let mut attempts = self.fetch.lock().await;
+    /// the whole fetch. The fetch runs in a task of its own that holds the lock, so a caller that
+    /// gives up (its client went away) neither abandons the fetch half-way nor leaves the next
+    /// caller rate-limited on an attempt that never completed.
+    async fn fetch_once(self: &Arc<Self>, seen: u64, need: Need) -> Result<(), FetchFailure> {
+        let mut attempts = Arc::clone(&self.fetch).lock_owned().await;
         if self.generation() != seen {
             return attempts.outcome;
         }
@@ -322,7 +324,21 @@ impl Inner {
             };
         }
         attempts.started_at = Some(Instant::now());
-        let outcome = match self.fetch().await {
+        let inner = Arc::clone(self);
+        let attempt = tokio::spawn(async move {
+            let outcome = inner.attempt().await;
+            attempts.outcome = outcome;
+            inner.generation.fetch_add(1, Ordering::Release);
+            outcome
+        });
+        // The task only awaits I/O under a timeout: it ends, and a panic in it is a bug, not an
+        // answer from the IdP, so it is reported as no fetch at all.
+        attempt.await.unwrap_or(Err(FetchFailure::NotFetched))
+    }
+
+    /// One fetch: stores the keys, or logs and counts the failure.
+    async fn attempt(&self) -> Result<(), FetchFailure> {
+        match self.fetch().await {
             Ok(keys) => {
                 self.store(keys);
                 Ok(())
@@ -339,10 +355,7 @@ impl Inner {
                     .increment(1);
                 Err(failure)
             }
-        };
-        attempts.outcome = outcome;
-        self.generation.fetch_add(1, Ordering::Release);
-        outcome
+        }
     }
 
     /// One bounded GET of the JWKS, parsed under the key policy.
@@ -368,7 +381,10 @@ impl Inner {
 
     async fn fetch_body(&self) -> Result<Bytes, (FetchFailure, String)> {
         let request = Request::get(self.uri.clone())
-            .header(hyper::header::ACCEPT, "application/jwk-set+json, application/json")
+            .header(
+                hyper::header::ACCEPT,
+                "application/jwk-set+json, application/json",
+            )
             .body(Empty::<Bytes>::new())
             .map_err(|e| (FetchFailure::Connect, format!("cannot build the request: {e}")))?;
         let answer = self
@@ -394,10 +410,9 @@ impl Inner {
         }
         match Limited::new(answer.into_body(), limit).collect().await {
             Ok(body) => Ok(body.to_bytes()),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err((
-                FetchFailure::TooLarge,
-                format!("the body exceeds {limit} bytes"),
-            )),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                Err((FetchFailure::TooLarge, format!("the body exceeds {limit} bytes")))
+            }
             Err(e) => Err((FetchFailure::Read, e.to_string())),
         }
     }
@@ -450,4 +465,545 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::State;
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use futures::StreamExt as _;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::auth::test_support::*;
+
+    /// What the test IdP answers.
+    #[derive(Clone)]
+    enum Answer {
+        /// This JWKS, after this delay.
+        Jwks(Value, Duration),
+        /// This status, with an empty body.
+        Status(u16),
+        /// This body, as given, with status 200.
+        Text(String),
+        /// 200 with this many bytes streamed in chunks, with no Content-Length.
+        Stream(usize),
+        /// 200, the first byte of a body, then nothing ever again.
+        Stall,
+    }
+
+    #[derive(Clone)]
+    struct Idp {
+        hits: Arc<AtomicUsize>,
+        answer: Arc<Mutex<Answer>>,
+    }
+
+    impl Idp {
+        fn answer(&self, answer: Answer) {
+            *self.answer.lock().expect("answer lock") = answer;
+        }
+
+        fn serve(&self, jwks: Value) {
+            self.answer(Answer::Jwks(jwks, Duration::ZERO));
+        }
+
+        fn hits(&self) -> usize {
+            self.hits.load(Ordering::SeqCst)
+        }
+    }
+
+    async fn jwks_route(State(idp): State<Idp>) -> Response {
+        idp.hits.fetch_add(1, Ordering::SeqCst);
+        let answer = idp.answer.lock().expect("answer lock").clone();
+        match answer {
+            Answer::Jwks(doc, delay) => {
+                tokio::time::sleep(delay).await;
+                axum::Json(doc).into_response()
+            }
+            Answer::Status(code) => StatusCode::from_u16(code)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response(),
+            Answer::Text(text) => text.into_response(),
+            Answer::Stream(total) => {
+                let chunks = futures::stream::iter(
+                    (0..total.div_ceil(1024)).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 1024]))),
+                );
+                Body::from_stream(chunks).into_response()
+            }
+            Answer::Stall => {
+                let first =
+                    futures::stream::once(async { Ok::<_, std::io::Error>(Bytes::from_static(b"{")) });
+                Body::from_stream(first.chain(futures::stream::pending())).into_response()
+            }
+        }
+    }
+
+    /// A JWKS endpoint on loopback, serving `first` until told otherwise.
+    async fn start_idp(first: Answer) -> (Idp, String) {
+        let idp = Idp {
+            hits: Arc::new(AtomicUsize::new(0)),
+            answer: Arc::new(Mutex::new(first)),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = Router::new()
+            .route("/jwks", get(jwks_route))
+            .with_state(idp.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (idp, format!("http://{addr}/jwks"))
+    }
+
+    /// Settings for tests: no minimum interval unless a test sets one, short timeout.
+    fn quick() -> RemoteSettings {
+        RemoteSettings {
+            max_age: Duration::from_secs(600),
+            min_interval: Duration::ZERO,
+            timeout: Duration::from_secs(2),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+
+    fn remote(url: &str, settings: RemoteSettings) -> RemoteJwks {
+        RemoteJwks::new(url, "SCIMGATE_IDP_JWKS_URL", settings).expect("valid URL")
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Subject {
+        sub: String,
+    }
+
+    async fn check(jwks: &RemoteJwks, token: &str) -> Result<String, RemoteError> {
+        jwks.verify::<Subject>(token, &expecting(Some(ISSUER)))
+            .await
+            .map(|c| c.sub)
+    }
+
+    fn rs_token(kid: &str) -> String {
+        token(
+            json!({"alg": "RS256", "kid": kid}),
+            claims(),
+            Signer::Rs(&rsa_pair()),
+        )
+    }
+
+    fn es_token(pair: &ring::signature::EcdsaKeyPair, kid: &str) -> String {
+        token(json!({"alg": "ES256", "kid": kid}), claims(), Signer::Es(pair))
+    }
+
+    /// The current value of `scimgate_jwks_fetch_failures_total{reason}` in the process's recorder.
+    fn failures(reason: &str) -> u64 {
+        let wanted = format!("scimgate_jwks_fetch_failures_total{{reason=\"{reason}\"}} ");
+        crate::app::metrics_handle()
+            .render()
+            .lines()
+            .find_map(|line| line.strip_prefix(wanted.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn keys_are_fetched_once_and_then_served_from_the_cache() {
+        let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        let jwks = remote(&url, quick());
+        assert!(!jwks.has_keys(), "nothing is fetched before it is needed");
+        for _ in 0..3 {
+            assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
+        }
+        assert_eq!(idp.hits(), 1);
+        assert!(jwks.has_keys());
+        // A bad token with a known key is the token's fault, and costs no fetch.
+        let other_aud = token(
+            json!({"alg": "RS256", "kid": "k1"}),
+            with(claims(), "aud", json!("elsewhere")),
+            Signer::Rs(&rsa_pair()),
+        );
+        assert_eq!(
+            check(&jwks, &other_aud).await,
+            Err(RemoteError::Token(AuthError::Audience))
+        );
+        // alg none never verifies, whatever the keys.
+        let unsigned = token(json!({"alg": "none", "kid": "k1"}), claims(), Signer::Unsigned);
+        assert_eq!(
+            check(&jwks, &unsigned).await,
+            Err(RemoteError::Token(AuthError::Algorithm))
+        );
+        assert_eq!(
+            check(&jwks, "not.a-token").await,
+            Err(RemoteError::Token(AuthError::InvalidToken))
+        );
+        assert_eq!(idp.hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_rolled_over_key_verifies_after_exactly_one_refetch() {
+        let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        let jwks = remote(&url, quick());
+        assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
+        assert_eq!(idp.hits(), 1);
+
+        // The IdP publishes a new key beside the old one and starts signing with it.
+        let ec = ec_pair();
+        idp.serve(json!({"keys": [rsa_jwk("k1"), ec_jwk(&ec, "k2")]}));
+        assert_eq!(check(&jwks, &es_token(&ec, "k2")).await, Ok("alice".into()));
+        assert_eq!(idp.hits(), 2, "one refetch for the new kid");
+        assert_eq!(check(&jwks, &es_token(&ec, "k2")).await, Ok("alice".into()));
+        assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
+        assert_eq!(idp.hits(), 2, "both keys now come from the cache");
+
+        // A kid the IdP does not publish, even right after a refetch, is a bad token (401).
+        assert_eq!(
+            check(&jwks, &rs_token("k9")).await,
+            Err(RemoteError::Token(AuthError::UnknownKey))
+        );
+        assert_eq!(idp.hits(), 3);
+
+        // The old key is retired: once a refetch has seen that, it no longer verifies.
+        idp.serve(json!({"keys": [ec_jwk(&ec, "k2")]}));
+        assert_eq!(
+            check(&jwks, &rs_token("k8")).await,
+            Err(RemoteError::Token(AuthError::UnknownKey))
+        );
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Err(RemoteError::Token(AuthError::UnknownKey))
+        );
+        assert_eq!(check(&jwks, &es_token(&ec, "k2")).await, Ok("alice".into()));
+    }
+
+    #[tokio::test]
+    async fn keys_older_than_max_age_are_refetched_before_they_verify() {
+        let settings = RemoteSettings {
+            max_age: Duration::from_millis(200),
+            min_interval: Duration::from_millis(100),
+            ..quick()
+        };
+        let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        let jwks = remote(&url, settings);
+        assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
+
+        // While the IdP fails, the stale keys stay in use.
+        idp.answer(Answer::Status(500));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
+        assert_eq!(idp.hits(), 2, "the stale keys were refetched first");
+
+        // Once the IdP answers again without k1, the next stale check drops it.
+        let ec = ec_pair();
+        idp.serve(json!({"keys": [ec_jwk(&ec, "k2")]}));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Err(RemoteError::Token(AuthError::UnknownKey))
+        );
+        assert_eq!(
+            idp.hits(),
+            3,
+            "one refresh; the unknown kid right after it is rate-limited"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_keeps_the_keys_and_makes_a_new_kid_unavailable() {
+        let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        let jwks = remote(&url, quick());
+        assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
+
+        idp.answer(Answer::Status(500));
+        let before = failures("status");
+        let ec = ec_pair();
+        assert_eq!(
+            check(&jwks, &es_token(&ec, "k2")).await,
+            Err(RemoteError::Unavailable(FetchFailure::Status))
+        );
+        assert!(failures("status") > before, "the failure is counted");
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Ok("alice".into()),
+            "the last good keys stay"
+        );
+
+        // The IdP recovers: the new key works without a restart.
+        idp.serve(json!({"keys": [rsa_jwk("k1"), ec_jwk(&ec, "k2")]}));
+        assert_eq!(check(&jwks, &es_token(&ec, "k2")).await, Ok("alice".into()));
+    }
+
+    #[tokio::test]
+    async fn every_kind_of_failed_fetch_is_unavailable_and_counted() {
+        let oct = json!({"keys": [{"kty": "oct", "kid": "s", "k": "c2VjcmV0"}]});
+        let cases = [
+            (Answer::Status(500), FetchFailure::Status),
+            (Answer::Status(404), FetchFailure::Status),
+            (Answer::Status(302), FetchFailure::Status),
+            (
+                Answer::Text("<html>maintenance</html>".into()),
+                FetchFailure::Unparsable,
+            ),
+            (Answer::Text("{\"keys\": 5}".into()), FetchFailure::Refused),
+            (Answer::Jwks(oct, Duration::ZERO), FetchFailure::Refused),
+            (
+                Answer::Jwks(
+                    json!({"keys": [with(rsa_jwk("k1"), "d", json!("AQAB"))]}),
+                    Duration::ZERO,
+                ),
+                FetchFailure::Refused,
+            ),
+        ];
+        for (answer, failure) in cases {
+            let (idp, url) = start_idp(answer).await;
+            let jwks = remote(&url, quick());
+            let before = failures(failure.reason());
+            assert_eq!(
+                check(&jwks, &rs_token("k1")).await,
+                Err(RemoteError::Unavailable(failure)),
+                "{failure:?}"
+            );
+            assert_eq!(idp.hits(), 1);
+            assert!(failures(failure.reason()) > before, "{failure:?} is counted");
+            assert!(!jwks.has_keys());
+        }
+
+        // Nobody listening.
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("addr").port()
+        };
+        let jwks = remote(&format!("http://127.0.0.1:{port}/jwks"), quick());
+        let before = failures("connect");
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Err(RemoteError::Unavailable(FetchFailure::Connect))
+        );
+        assert!(failures("connect") > before);
+        assert_eq!(jwks.refresh().await, Err(FetchFailure::Connect));
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_logged_with_the_url_and_the_reason() {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("log lock").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let (_idp, url) = start_idp(Answer::Status(503)).await;
+        let jwks = remote(&url, quick());
+        assert!(check(&jwks, &rs_token("k1")).await.is_err());
+        let text = String::from_utf8(lines.0.lock().expect("log lock").clone()).expect("utf-8");
+        let line = text
+            .lines()
+            .find(|l| l.contains("fetching the JWKS failed"))
+            .unwrap_or_else(|| panic!("no warning in {text:?}"));
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains(&url), "{line}");
+        assert!(line.contains("reason=\"status\""), "{line}");
+        assert!(line.contains("SCIMGATE_IDP_JWKS_URL"), "{line}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_tokens_with_a_new_kid_cause_one_fetch() {
+        let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        // No minimum interval: the single flight alone must hold the line.
+        let jwks = remote(&url, quick());
+        assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
+        let ec = Arc::new(ec_pair());
+        idp.answer(Answer::Jwks(
+            json!({"keys": [rsa_jwk("k1"), ec_jwk(&ec, "k2")]}),
+            Duration::from_millis(300),
+        ));
+        let new_token = es_token(&ec, "k2");
+        let logins: Vec<_> = (0..1000)
+            .map(|_| {
+                let (jwks, token) = (jwks.clone(), new_token.clone());
+                tokio::spawn(async move { check(&jwks, &token).await })
+            })
+            .collect();
+        for login in logins {
+            assert_eq!(login.await.expect("task"), Ok("alice".into()));
+        }
+        assert_eq!(idp.hits(), 2, "one fetch for the 1,000 logins");
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_gives_up_does_not_abandon_the_fetch() {
+        let settings = RemoteSettings {
+            min_interval: Duration::from_secs(30),
+            ..quick()
+        };
+        let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        let jwks = remote(&url, settings);
+        let ec = ec_pair();
+        idp.answer(Answer::Jwks(
+            json!({"keys": [rsa_jwk("k1"), ec_jwk(&ec, "k2")]}),
+            Duration::from_millis(300),
+        ));
+        // The first login's client goes away while its fetch is in flight.
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(100), check(&jwks, &es_token(&ec, "k2"))).await;
+        assert!(gave_up.is_err(), "the caller gave up: {gave_up:?}");
+        // The next login waits for that same fetch instead of being rate-limited on it.
+        assert_eq!(check(&jwks, &es_token(&ec, "k2")).await, Ok("alice".into()));
+        assert_eq!(idp.hits(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn made_up_kids_cost_at_most_one_fetch_per_interval() {
+        let settings = RemoteSettings {
+            min_interval: Duration::from_secs(30),
+            ..quick()
+        };
+        let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        let jwks = remote(&url, settings.clone());
+        assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
+        let forged: Vec<_> = (0..200)
+            .map(|i| {
+                let jwks = jwks.clone();
+                tokio::spawn(async move { check(&jwks, &rs_token(&format!("made-up-{i}"))).await })
+            })
+            .collect();
+        for forged in forged {
+            assert_eq!(
+                forged.await.expect("task"),
+                Err(RemoteError::Token(AuthError::UnknownKey))
+            );
+        }
+        assert_eq!(idp.hits(), 1, "the latest fetch is recent: no new one");
+
+        // After a failure, the interval holds too: the outage answers 503 without a new request.
+        let (idp, url) = start_idp(Answer::Status(500)).await;
+        let jwks = remote(&url, settings);
+        for _ in 0..5 {
+            assert_eq!(
+                check(&jwks, &rs_token("k1")).await,
+                Err(RemoteError::Unavailable(FetchFailure::Status))
+            );
+        }
+        assert_eq!(idp.hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_times_out() {
+        let settings = RemoteSettings {
+            timeout: Duration::from_millis(300),
+            ..quick()
+        };
+        // Accepts connections and never writes a byte.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let jwks = remote(&format!("http://{addr}/jwks"), settings.clone());
+        let before = failures("timeout");
+        let started = Instant::now();
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Err(RemoteError::Unavailable(FetchFailure::Timeout))
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(failures("timeout") > before);
+
+        // Headers, then a body that never ends: the same bound holds.
+        let (_idp, url) = start_idp(Answer::Stall).await;
+        let jwks = remote(&url, settings);
+        let started = Instant::now();
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Err(RemoteError::Unavailable(FetchFailure::Timeout))
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversize_body_is_refused() {
+        let settings = RemoteSettings {
+            max_body_bytes: 4096,
+            ..quick()
+        };
+        // Declared up front by Content-Length.
+        let padded = json!({"keys": [rsa_jwk("k1")], "padding": "x".repeat(8192)});
+        let (_idp, url) = start_idp(Answer::Jwks(padded, Duration::ZERO)).await;
+        let jwks = remote(&url, settings.clone());
+        let before = failures("too_large");
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Err(RemoteError::Unavailable(FetchFailure::TooLarge))
+        );
+        assert!(failures("too_large") > before);
+
+        // Streamed without a length: cut off at the limit, not read to the end.
+        let (_idp, url) = start_idp(Answer::Stream(16 * 1024 * 1024)).await;
+        let jwks = remote(&url, settings.clone());
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Err(RemoteError::Unavailable(FetchFailure::TooLarge))
+        );
+
+        // The positive control: the same JWKS without padding fits.
+        let (_idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        assert_eq!(
+            check(&remote(&url, settings), &rs_token("k1")).await,
+            Ok("alice".into())
+        );
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_urls_are_accepted() {
+        for ok in [
+            "https://login.example.com/.well-known/jwks.json",
+            "http://127.0.0.1:8080/jwks",
+            "http://[::1]:8080/jwks",
+            "http://localhost/jwks",
+        ] {
+            assert!(
+                RemoteJwks::new(ok, "S", RemoteSettings::default()).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://login.example.com/jwks",
+            "http://10.0.0.1/jwks",
+            "ftp://login.example.com/jwks",
+            "https://user:secret@login.example.com/jwks",
+            "https://user@login.example.com/jwks",
+            "not a url",
+            "",
+        ] {
+            let e = RemoteJwks::new(bad, "SCIMGATE_IDP_JWKS_URL", RemoteSettings::default()).expect_err(bad);
+            assert!(e.starts_with("SCIMGATE_IDP_JWKS_URL"), "{e}");
+            assert!(!e.contains("secret"), "{e}");
+        }
+    }
 }

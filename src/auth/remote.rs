@@ -682,8 +682,9 @@ mod tests {
     #[tokio::test]
     async fn keys_older_than_max_age_are_refetched_before_they_verify() {
         let settings = RemoteSettings {
-            max_age: Duration::from_millis(200),
-            min_interval: Duration::from_millis(100),
+            max_age: Duration::from_millis(300),
+            // Shorter than the sleeps below, longer than any one fetch on loopback.
+            min_interval: Duration::from_millis(400),
             ..quick()
         };
         let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
@@ -692,14 +693,14 @@ mod tests {
 
         // While the IdP fails, the stale keys stay in use.
         idp.answer(Answer::Status(500));
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(check(&jwks, &rs_token("k1")).await, Ok("alice".into()));
         assert_eq!(idp.hits(), 2, "the stale keys were refetched first");
 
         // Once the IdP answers again without k1, the next stale check drops it.
         let ec = ec_pair();
         idp.serve(json!({"keys": [ec_jwk(&ec, "k2")]}));
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(
             check(&jwks, &rs_token("k1")).await,
             Err(RemoteError::Token(AuthError::UnknownKey))
@@ -784,6 +785,15 @@ mod tests {
         );
         assert!(failures("connect") > before);
         assert_eq!(jwks.refresh().await, Err(FetchFailure::Connect));
+
+        // https is TLS, checked against the Mozilla roots: a plain-http server does not pass.
+        let (idp, url) = start_idp(Answer::Jwks(json!({"keys": [rsa_jwk("k1")]}), Duration::ZERO)).await;
+        let jwks = remote(&url.replacen("http://", "https://", 1), quick());
+        assert_eq!(
+            check(&jwks, &rs_token("k1")).await,
+            Err(RemoteError::Unavailable(FetchFailure::Connect))
+        );
+        assert_eq!(idp.hits(), 0);
     }
 
     #[tokio::test]
@@ -856,7 +866,7 @@ mod tests {
         let ec = ec_pair();
         idp.answer(Answer::Jwks(
             json!({"keys": [rsa_jwk("k1"), ec_jwk(&ec, "k2")]}),
-            Duration::from_millis(300),
+            Duration::from_millis(600),
         ));
         // The first login's client goes away while its fetch is in flight.
         let gave_up =

@@ -6,7 +6,7 @@
 //!
 //! Sources: a secret, a PEM public key, or a JWKS (a lone JWK is a JWKS of one), from text or from
 //! a file. A JWKS fetched from a URL (an IdP's `jwks_uri`) goes through [`KeySet::from_jwks`] like a
-//! JWKS file; fetching, caching and refreshing it come with login.
+//! JWKS file; fetching, caching and refreshing it live in [`super::remote`].
 
 use std::fmt;
 use std::path::Path;

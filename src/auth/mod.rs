@@ -1,16 +1,19 @@
 //! Verification of the JWTs scimgate trusts (design §6): one module, so that admin API tokens and
 //! IdP ID tokens meet the same rules. [`keys`] holds where trusted keys come from and what makes
 //! them acceptable (the key decides the algorithm); [`verify`](mod@verify) what a token's header
-//! may say and which claims must hold, for any claims type; [`admin`] what an admin token grants.
+//! may say and which claims must hold, for any claims type; [`admin`] what an admin token grants;
+//! [`remote`] an IdP's JWKS fetched from its URL, cached and re-fetched on key rollover.
 //! Nothing here sees an HTTP request: routing reads the credential and calls in.
 
 pub mod admin;
 pub mod keys;
+pub mod remote;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod verify;
 
 pub use keys::KeySet;
+pub use remote::{FetchFailure, RemoteError, RemoteJwks, RemoteSettings};
 pub use verify::{AuthError, Expectations, verify};
 
 #[cfg(test)]

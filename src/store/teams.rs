@@ -610,6 +610,7 @@ async fn account_by_email(
         email: Set(Some(email.trim().to_owned())),
         email_key: Set(Some(key)),
         created_at: Set(now_micros()),
+        last_login_iat: Set(None),
     }
     .insert(txn)
     .await?;

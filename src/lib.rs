@@ -20,6 +20,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod instance;
+pub mod login;
 pub mod retention;
 pub mod routing;
 /// The SCIM protocol crate (`scim/`), reachable as `crate::scim` and `scimgate::scim`.

@@ -7,6 +7,7 @@ pub mod conflicts;
 mod error;
 pub mod filter_sql;
 pub mod groups;
+pub mod logins;
 mod membership;
 pub mod orgs;
 mod retention;

@@ -16,7 +16,9 @@ use crate::catalog::CatalogError;
 use crate::config::{Gates, Secret};
 use crate::store::Store;
 use crate::store::audit::AuditContext;
-use crate::store::logins::{LoginInput, TeamRef};
+use crate::store::logins::LoginInput;
+/// A team membership a login added or removed.
+pub use crate::store::logins::TeamRef;
 pub use claims::IgnoredClaim;
 use claims::{GroupsClaim, LoginClaims};
 pub use idp::Idp;

@@ -111,6 +111,16 @@ impl Store {
         self.db.ping().await.map_err(StoreError::from)
     }
 
+    /// Calls `observe` with the SQL of every statement this store runs from now on (transactions
+    /// included): for diagnostics, and for tests that bound how many statements an operation takes.
+    pub fn observe_statements<F>(&mut self, observe: F)
+    where
+        F: Fn(&str) + Send + Sync + 'static,
+    {
+        self.db
+            .set_metric_callback(move |info: &sea_orm::metric::Info<'_>| observe(&info.statement.sql));
+    }
+
     /// Which SQL dialect is behind this store.
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()

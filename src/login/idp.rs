@@ -126,3 +126,64 @@ pub fn mint(cmd: &IdTokenCommand) -> Result<String, String> {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &signer)
         .map_err(|e| format!("cannot sign the token: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    const IDP_SECRET: &str = "idp-secret-0123456789abcdef-0123456789";
+
+    fn idp() -> IdpArgs {
+        IdpArgs {
+            idp_issuer: Some("https://idp.example".into()),
+            idp_audience: Some("platform".into()),
+            idp_jwt_hs256_secret: Some(Secret(IDP_SECRET.into())),
+            ..IdpArgs::default()
+        }
+    }
+
+    fn refused(idp: &IdpArgs, admin: &AdminJwtArgs, needle: &str) {
+        let e = Idp::from_settings(idp, admin).expect_err(needle);
+        assert!(e.contains(needle), "expected \"{needle}\" in: {e}");
+    }
+
+    #[test]
+    fn settings_that_clash_with_the_admin_api_are_refused() {
+        let admin = AdminJwtArgs {
+            admin_jwt_hs256_secret: Some(Secret(IDP_SECRET.into())),
+            ..AdminJwtArgs::default()
+        };
+        refused(&idp(), &admin, "must differ from SCIMGATE_ADMIN_JWT_HS256_SECRET");
+        let same_audience = IdpArgs {
+            idp_audience: Some("scimgate".into()),
+            ..idp()
+        };
+        refused(&same_audience, &AdminJwtArgs::default(), "must differ from SCIMGATE_ADMIN_JWT_AUDIENCE");
+        assert!(Idp::from_settings(&idp(), &AdminJwtArgs::default()).is_ok_and(|i| i.is_some()));
+    }
+
+    #[test]
+    fn incomplete_or_unsupported_settings_are_refused() {
+        let admin = AdminJwtArgs::default();
+        refused(&IdpArgs { idp_issuer: None, ..idp() }, &admin, "SCIMGATE_IDP_ISSUER is required");
+        refused(&IdpArgs { idp_audience: None, ..idp() }, &admin, "SCIMGATE_IDP_AUDIENCE is required");
+        let short = IdpArgs {
+            idp_jwt_hs256_secret: Some(Secret("short".into())),
+            ..idp()
+        };
+        refused(&short, &admin, "at least 32");
+        let url = IdpArgs {
+            idp_jwt_hs256_secret: None,
+            idp_jwks_url: Some("https://idp.example/keys".into()),
+            ..idp()
+        };
+        refused(&url, &admin, "SCIMGATE_IDP_JWKS_URL is not supported");
+        let both = IdpArgs {
+            idp_jwks_url: Some("https://idp.example/keys".into()),
+            ..idp()
+        };
+        refused(&both, &admin, "not several");
+        assert!(Idp::from_settings(&IdpArgs::default(), &admin).is_ok_and(|i| i.is_none()));
+    }
+}

@@ -173,8 +173,7 @@ impl Login {
         if !self.gates.enabled || self.gates.allowed.as_ref().is_some_and(|a| a.is_empty()) {
             return Ok(false);
         }
-        let (_, sso) = self.store.org_counts().await.map_err(CatalogError::from)?;
-        Ok(sso > 0)
+        Ok(self.store.any_sso_org().await.map_err(CatalogError::from)?)
     }
 }
 

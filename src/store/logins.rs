@@ -267,6 +267,18 @@ impl Store {
         Ok((all.max(0) as u64, sso.max(0) as u64))
     }
 
+    /// Whether some organization has SSO active: one index-free probe that stops at the first.
+    pub async fn any_sso_org(&self) -> Result<bool, StoreError> {
+        let row = self
+            .conn()
+            .query_one_raw(Statement::from_string(
+                self.backend(),
+                "SELECT 1 FROM organizations WHERE sso_active LIMIT 1",
+            ))
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// An organization's `claimMatch`; `None` for an unknown organization.
     pub async fn claim_match(&self, org_id: i64) -> Result<Option<String>, StoreError> {
         Ok(entity::organization::Entity::find_by_id(org_id)

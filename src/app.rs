@@ -6,7 +6,9 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::admin::{AdminKeys, Grant};
-use crate::config::{AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, IdTokenCommand, Secret, ServeArgs, Settings};
+use crate::config::{
+    AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, IdTokenCommand, Secret, ServeArgs, Settings,
+};
 use crate::login::Idp;
 use crate::routing::limits::{LimitSettings, OrgLimits};
 use crate::routing::proxies::TrustedProxies;

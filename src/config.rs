@@ -511,7 +511,9 @@ impl IdpArgs {
         let set = |s: &Option<String>| s.as_deref().map(str::trim).is_some_and(|s| !s.is_empty());
         let sources = [
             set(&self.idp_jwks_url),
-            self.idp_jwks_file.as_ref().is_some_and(|p| !p.as_os_str().is_empty()),
+            self.idp_jwks_file
+                .as_ref()
+                .is_some_and(|p| !p.as_os_str().is_empty()),
             self.idp_jwt_hs256_secret.is_some(),
         ];
         let count = sources.iter().filter(|s| **s).count();
@@ -529,9 +531,11 @@ impl IdpArgs {
         if let (Some(idp), Some(admin)) = (&self.idp_jwt_hs256_secret, &admin.admin_jwt_hs256_secret)
             && idp.0 == admin.0
         {
-            return Err("SCIMGATE_IDP_JWT_HS256_SECRET must differ from SCIMGATE_ADMIN_JWT_HS256_SECRET: \
+            return Err(
+                "SCIMGATE_IDP_JWT_HS256_SECRET must differ from SCIMGATE_ADMIN_JWT_HS256_SECRET: \
                         an ID token would pass for an admin token"
-                .into());
+                    .into(),
+            );
         }
         if let Some(audience) = &self.idp_audience
             && audience.trim() == admin.admin_jwt_audience.trim()

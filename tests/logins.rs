@@ -26,7 +26,11 @@ async fn delegated(app: &TestApp, prefix: &str) -> Delegated {
     let team = OrgAdmin::owner(app, org.id)
         .create_team(&unique(&format!("{prefix}-team")), Some(&group))
         .await;
-    Delegated { org, group_name, team }
+    Delegated {
+        org,
+        group_name,
+        team,
+    }
 }
 
 fn email(prefix: &str) -> String {
@@ -43,7 +47,12 @@ fn refs(answer: &Value, key: &str) -> Vec<(i64, i64)> {
         .as_array()
         .expect("a list")
         .iter()
-        .map(|r| (r["orgId"].as_i64().expect("orgId"), r["teamId"].as_i64().expect("teamId")))
+        .map(|r| {
+            (
+                r["orgId"].as_i64().expect("orgId"),
+                r["teamId"].as_i64().expect("teamId"),
+            )
+        })
         .collect()
 }
 
@@ -117,7 +126,9 @@ async fn a_later_login_with_one_group_fewer_removes_that_membership_only() {
     let a = delegated(&app, "fewer-a").await;
     let b = delegated(&app, "fewer-b").await;
     let user = email("fewer");
-    let both = app.login(claims(&user, json!([a.group_name, b.group_name]))).await;
+    let both = app
+        .login(claims(&user, json!([a.group_name, b.group_name])))
+        .await;
     let mut added = refs(&both, "added");
     added.sort();
     let mut expected = vec![(a.org.id, a.team), (b.org.id, b.team)];
@@ -141,7 +152,11 @@ async fn absent_and_empty_groups_remove_every_delegated_membership_and_keep_manu
     let manual_id = owner.add_member(manual_team, &user).await;
     for no_groups in [json!({"groups": []}), json!({"groups": null})] {
         let joined = app.login(claims(&user, json!([a.group_name]))).await;
-        assert_eq!(joined["userId"], manual_id.as_str(), "the pre-created account is bound");
+        assert_eq!(
+            joined["userId"],
+            manual_id.as_str(),
+            "the pre-created account is bound"
+        );
         assert_eq!(refs(&joined, "added"), vec![(a.org.id, a.team)]);
         let mut none = claims(&user, Value::Null);
         none["groups"] = no_groups["groups"].clone();
@@ -180,7 +195,10 @@ async fn malformed_groups_and_the_overage_marker_change_nothing() {
         (json!({"groups": a.group_name}), "not_a_list"),
         (json!({"groups": {"name": a.group_name}}), "not_a_list"),
         (json!({"groups": [a.group_name, 7]}), "non_string_element"),
-        (json!({"groups": null, "_claim_names": {"groups": "src1"}}), "overage"),
+        (
+            json!({"groups": null, "_claim_names": {"groups": "src1"}}),
+            "overage",
+        ),
         (json!({"groups": null, "hasgroups": true}), "overage"),
     ];
     for (extra, reason) in cases {
@@ -194,7 +212,13 @@ async fn malformed_groups_and_the_overage_marker_change_nothing() {
         assert!(has(&members(&app, &a).await, &user, "DELEGATED"), "{extra}");
     }
     let metrics = app.metrics_text().await;
-    assert!(common::metric_sum(&metrics, "scimgate_login_ignored_claims_total", &[("reason", "overage")]) >= 2.0);
+    assert!(
+        common::metric_sum(
+            &metrics,
+            "scimgate_login_ignored_claims_total",
+            &[("reason", "overage")]
+        ) >= 2.0
+    );
 }
 
 #[tokio::test]
@@ -237,14 +261,26 @@ async fn unverifiable_tokens_are_refused_and_change_nothing() {
         c
     };
     let tokens = [
-        ("expired", id_token(leave(json!({"iat": now - 7200, "exp": now - 3600})))),
+        (
+            "expired",
+            id_token(leave(json!({"iat": now - 7200, "exp": now - 3600}))),
+        ),
         ("no exp", id_token(leave(json!({"exp": null})))),
         ("wrong audience", id_token(leave(json!({"aud": "someone-else"})))),
         ("admin audience", id_token(leave(json!({"aud": "scimgate"})))),
-        ("wrong issuer", id_token(leave(json!({"iss": "https://evil.example"})))),
+        (
+            "wrong issuer",
+            id_token(leave(json!({"iss": "https://evil.example"}))),
+        ),
         ("not yet valid", id_token(leave(json!({"nbf": now + 3600})))),
-        ("wrongly signed", sign(full(json!({})), b"another-secret-0123456789abcdef-0123", "HS256")),
-        ("admin-signed", sign(full(json!({})), common::ADMIN_SECRET.as_bytes(), "HS256")),
+        (
+            "wrongly signed",
+            sign(full(json!({})), b"another-secret-0123456789abcdef-0123", "HS256"),
+        ),
+        (
+            "admin-signed",
+            sign(full(json!({})), common::ADMIN_SECRET.as_bytes(), "HS256"),
+        ),
         ("alg none", sign(full(json!({})), b"", "none")),
         ("garbage", "not.a.jwt".to_owned()),
     ];
@@ -254,7 +290,9 @@ async fn unverifiable_tokens_are_refused_and_change_nothing() {
         assert!(has(&members(&app, &a).await, &user, "DELEGATED"), "{why}");
     }
     // The positive control: the same claims, properly signed, do apply.
-    let answer = app.login_token(&sign(full(json!({})), common::IDP_SECRET.as_bytes(), "HS256")).await;
+    let answer = app
+        .login_token(&sign(full(json!({})), common::IDP_SECRET.as_bytes(), "HS256"))
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert!(members(&app, &a).await.is_empty());
 }
@@ -274,7 +312,10 @@ async fn a_replayed_token_is_a_stale_login_and_changes_nothing() {
         assert_eq!(again.body["ignoredClaim"], "stale_login");
         assert!(refs(&again.body, "added").is_empty() && refs(&again.body, "removed").is_empty());
     }
-    assert!(members(&app, &a).await.is_empty(), "a replay restored a removed membership");
+    assert!(
+        members(&app, &a).await.is_empty(),
+        "a replay restored a removed membership"
+    );
 }
 
 #[tokio::test]
@@ -283,7 +324,8 @@ async fn an_org_id_claim_routes_the_login_to_that_organization_only() {
     let a = delegated(&app, "scoped-a").await;
     let b = delegated(&app, "scoped-b").await;
     let user = email("scoped");
-    app.login(claims(&user, json!([a.group_name, b.group_name]))).await;
+    app.login(claims(&user, json!([a.group_name, b.group_name])))
+        .await;
     let mut scoped = claims(&user, json!([]));
     scoped["org_id"] = json!(a.org.id);
     let answer = app.login(scoped).await;
@@ -302,11 +344,21 @@ async fn claim_match_external_id_matches_external_ids_and_an_ambiguous_value_app
     let org = app.org("extid").await;
     let owner = OrgAdmin::owner(&app, org.id);
     let bad = owner
-        .send(Method::PATCH, "/scim/config", Some(&json!({"claimMatch": "email"})), &[])
+        .send(
+            Method::PATCH,
+            "/scim/config",
+            Some(&json!({"claimMatch": "email"})),
+            &[],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
     let set = owner
-        .send(Method::PATCH, "/scim/config", Some(&json!({"claimMatch": "externalId"})), &[])
+        .send(
+            Method::PATCH,
+            "/scim/config",
+            Some(&json!({"claimMatch": "externalId"})),
+            &[],
+        )
         .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
     assert_eq!(set.body["claimMatch"], "externalId");
@@ -334,7 +386,12 @@ async fn claim_match_external_id_matches_external_ids_and_an_ambiguous_value_app
     let other = app.org("extid-other").await;
     let other_owner = OrgAdmin::owner(&app, other.id);
     other_owner
-        .send(Method::PATCH, "/scim/config", Some(&json!({"claimMatch": "externalId"})), &[])
+        .send(
+            Method::PATCH,
+            "/scim/config",
+            Some(&json!({"claimMatch": "externalId"})),
+            &[],
+        )
         .await;
     let created = Scim::new(&app, &other)
         .post(
@@ -344,7 +401,9 @@ async fn claim_match_external_id_matches_external_ids_and_an_ambiguous_value_app
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let other_group = created.body["id"].as_str().expect("id").to_owned();
-    other_owner.create_team(&unique("extid-other-team"), Some(&other_group)).await;
+    other_owner
+        .create_team(&unique("extid-other-team"), Some(&other_group))
+        .await;
     let ambiguous = app.login(claims(&user, json!([guid]))).await;
     assert!(refs(&ambiguous, "added").is_empty(), "{ambiguous}");
     assert_eq!(refs(&ambiguous, "removed"), vec![(org.id, team)]);
@@ -355,7 +414,13 @@ async fn the_topology_counts_organizations_for_instance_admins() {
     let app = TestApp::new().await;
     app.org("topology").await;
     let answer = app
-        .admin_send(Method::GET, "/api/instance/topology", Some(&common::instance_admin_jwt()), None, &[])
+        .admin_send(
+            Method::GET,
+            "/api/instance/topology",
+            Some(&common::instance_admin_jwt()),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let sso = answer.body["ssoOrganizations"].as_u64().expect("count");
@@ -365,7 +430,13 @@ async fn the_topology_counts_organizations_for_instance_admins() {
     assert_eq!(answer.body["topology"], expected);
     let org = app.org("topology-owner").await;
     let refused = app
-        .admin_send(Method::GET, "/api/instance/topology", Some(&common::owner_jwt(org.id)), None, &[])
+        .admin_send(
+            Method::GET,
+            "/api/instance/topology",
+            Some(&common::owner_jwt(org.id)),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
@@ -379,10 +450,16 @@ async fn claims_may_be_posted_by_instance_admins_only() {
     let post = |jwt: Option<String>| {
         let app = app.clone();
         let body = body.clone();
-        async move { app.admin_send(Method::POST, "/api/logins", jwt.as_deref(), Some(&body), &[]).await }
+        async move {
+            app.admin_send(Method::POST, "/api/logins", jwt.as_deref(), Some(&body), &[])
+                .await
+        }
     };
     assert_eq!(post(None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(post(Some(common::owner_jwt(a.org.id))).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(Some(common::owner_jwt(a.org.id))).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert!(members(&app, &a).await.is_empty());
     let answer = post(Some(common::instance_admin_jwt())).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
@@ -403,7 +480,9 @@ async fn a_configured_caller_token_is_required() {
     let body = json!({"id_token": id_token(claims(&user, json!([a.group_name])))});
     for header in [None, Some("wrong-token")] {
         let headers: Vec<(&str, &str)> = header.map(|h| ("x-scimgate-caller", h)).into_iter().collect();
-        let answer = app.admin_send(Method::POST, "/api/logins", None, Some(&body), &headers).await;
+        let answer = app
+            .admin_send(Method::POST, "/api/logins", None, Some(&body), &headers)
+            .await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{header:?}");
     }
     let answer = app
@@ -494,7 +573,9 @@ async fn concurrent_logins_and_catalog_deletes_never_deadlock() {
     for i in 0..24 {
         let name = unique(&format!("Deadlock {i}"));
         let id = owner.add_manual_group(&name).await;
-        owner.create_team(&unique(&format!("deadlock-team-{i}")), Some(&id)).await;
+        owner
+            .create_team(&unique(&format!("deadlock-team-{i}")), Some(&id))
+            .await;
         groups.push((id, name));
     }
     let names: Vec<String> = groups.iter().map(|(_, n)| n.clone()).collect();

@@ -57,11 +57,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(OrgMembers::AddedByRouting).boolean().not_null())
                     .col(ColumnDef::new(OrgMembers::CreatedAt).big_integer().not_null())
                     // One membership per account and organization.
-                    .primary_key(
-                        Index::create()
-                            .col(OrgMembers::OrgId)
-                            .col(OrgMembers::AccountId),
-                    )
+                    .primary_key(Index::create().col(OrgMembers::OrgId).col(OrgMembers::AccountId))
                     .foreign_key(
                         ForeignKey::create()
                             .from(OrgMembers::Table, OrgMembers::OrgId)

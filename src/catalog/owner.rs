@@ -126,7 +126,11 @@ impl Catalog {
             ))
             .into());
         }
-        if self.store.set_claim_match(self.tenant.org_id, claim_match).await? {
+        if self
+            .store
+            .set_claim_match(self.tenant.org_id, claim_match)
+            .await?
+        {
             Ok(())
         } else {
             Err(CatalogError::NotFound {

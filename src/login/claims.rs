@@ -112,8 +112,12 @@ pub fn read(claims: &Map<String, Value>, default_iat: Option<i64>) -> Result<Log
         // Entra: the object id within the tenant is stable across apps; `sub` is per app.
         (Some(tid), Some(oid)) => (format!("entra:{tid}"), oid.to_owned()),
         _ => (
-            text(claims, "iss").ok_or(UnusableClaims("the claims carry no iss"))?.to_owned(),
-            text(claims, "sub").ok_or(UnusableClaims("the claims carry no sub"))?.to_owned(),
+            text(claims, "iss")
+                .ok_or(UnusableClaims("the claims carry no iss"))?
+                .to_owned(),
+            text(claims, "sub")
+                .ok_or(UnusableClaims("the claims carry no sub"))?
+                .to_owned(),
         ),
     };
     if issuer.contains('\0') || subject.contains('\0') {
@@ -147,7 +151,9 @@ fn groups(claims: &Map<String, Value>) -> GroupsClaim {
         .get("_claim_names")
         .and_then(Value::as_object)
         .is_some_and(|names| names.contains_key("groups"))
-        || claims.get("hasgroups").is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
+        || claims
+            .get("hasgroups")
+            .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
     if overage {
         return GroupsClaim::Ignored(IgnoredClaim::Overage);
     }

@@ -159,15 +159,33 @@ mod tests {
             idp_audience: Some("scimgate".into()),
             ..idp()
         };
-        refused(&same_audience, &AdminJwtArgs::default(), "must differ from SCIMGATE_ADMIN_JWT_AUDIENCE");
+        refused(
+            &same_audience,
+            &AdminJwtArgs::default(),
+            "must differ from SCIMGATE_ADMIN_JWT_AUDIENCE",
+        );
         assert!(Idp::from_settings(&idp(), &AdminJwtArgs::default()).is_ok_and(|i| i.is_some()));
     }
 
     #[test]
     fn incomplete_or_unsupported_settings_are_refused() {
         let admin = AdminJwtArgs::default();
-        refused(&IdpArgs { idp_issuer: None, ..idp() }, &admin, "SCIMGATE_IDP_ISSUER is required");
-        refused(&IdpArgs { idp_audience: None, ..idp() }, &admin, "SCIMGATE_IDP_AUDIENCE is required");
+        refused(
+            &IdpArgs {
+                idp_issuer: None,
+                ..idp()
+            },
+            &admin,
+            "SCIMGATE_IDP_ISSUER is required",
+        );
+        refused(
+            &IdpArgs {
+                idp_audience: None,
+                ..idp()
+            },
+            &admin,
+            "SCIMGATE_IDP_AUDIENCE is required",
+        );
         let short = IdpArgs {
             idp_jwt_hs256_secret: Some(Secret("short".into())),
             ..idp()

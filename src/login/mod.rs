@@ -61,7 +61,12 @@ pub struct Login {
 
 impl Login {
     /// The service over `store`, trusting `idp` (none: every ID token is refused).
-    pub fn new(store: Store, gates: Arc<Gates>, idp: Option<Arc<Idp>>, caller_token: Option<Arc<Secret>>) -> Self {
+    pub fn new(
+        store: Store,
+        gates: Arc<Gates>,
+        idp: Option<Arc<Idp>>,
+        caller_token: Option<Arc<Secret>>,
+    ) -> Self {
         Login {
             store,
             gates,
@@ -134,7 +139,9 @@ impl Login {
         };
         let gates = self.gates.clone();
         let scope = claims.scope;
-        let admits = move |org_id: i64, sso_active: bool| gates.scim_enabled(org_id, sso_active) && scope.admits(org_id);
+        let admits = move |org_id: i64, sso_active: bool| {
+            gates.scim_enabled(org_id, sso_active) && scope.admits(org_id)
+        };
         let audit = AuditContext {
             actor: AuditContext::SYSTEM.to_owned(),
             actor_detail: Some(json!({"via": "login"})),

@@ -124,7 +124,9 @@ impl Store {
             .collect();
         if !gone.is_empty() {
             let teams = match backend {
-                DbBackend::Postgres => "team_id = ANY(ARRAY(SELECT json_array_elements_text($2::json)::bigint))",
+                DbBackend::Postgres => {
+                    "team_id = ANY(ARRAY(SELECT json_array_elements_text($2::json)::bigint))"
+                }
                 _ => "team_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
             };
             let sql = format!(
@@ -331,19 +333,19 @@ async fn lock_account(
                 [input.issuer.into(), input.subject.into(), key.as_str().into()],
             ))
             .await?;
-        if done.rows_affected() > 0 {
-            if let Some(bound) = find_account(txn, input).await? {
-                audit::record(
-                    txn,
-                    audit_ctx,
-                    None,
-                    "account_bound",
-                    &bound.id,
-                    Some(json!({"email": input.email})),
-                )
-                .await?;
-                return Ok(bound);
-            }
+        if done.rows_affected() > 0
+            && let Some(bound) = find_account(txn, input).await?
+        {
+            audit::record(
+                txn,
+                audit_ctx,
+                None,
+                "account_bound",
+                &bound.id,
+                Some(json!({"email": input.email})),
+            )
+            .await?;
+            return Ok(bound);
         }
     }
     let id = uuid::Uuid::now_v7().to_string();
@@ -492,7 +494,11 @@ async fn lock_teams(
                WHERE id = ANY(ARRAY(SELECT json_array_elements_text($1::json)::bigint)) \
                ORDER BY id FOR SHARE";
     let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, [id_array(&ids)?.into()]))
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [id_array(&ids)?.into()],
+        ))
         .await?;
     let mut linked = HashSet::new();
     for row in rows {

@@ -53,7 +53,8 @@ pub async fn login(
     let answer = match (input.id_token, input.claims) {
         (Some(token), None) => service.evaluate_token(&token, &correlation_id).await,
         (None, Some(claims)) => {
-            let principal = authenticate(&headers, state.admin_keys.as_deref()).map_err(|_| unauthorized())?;
+            let principal =
+                authenticate(&headers, state.admin_keys.as_deref()).map_err(|_| unauthorized())?;
             if !principal.instance_admin {
                 return Err(AdminError::new(
                     StatusCode::FORBIDDEN,

@@ -624,3 +624,20 @@ async fn concurrent_logins_and_catalog_deletes_never_deadlock() {
         }
     }
 }
+
+/// With the instance switch off no organization can be routed to: a login changes nothing and
+/// says why.
+#[tokio::test]
+async fn with_delegation_switched_off_a_login_is_no_sso() {
+    let serve = scimgate::config::ServeArgs {
+        public_url: Some(common::PUBLIC_URL.into()),
+        idp_delegation_enabled: false,
+        ..Default::default()
+    };
+    let app = TestApp::with(&common::database_url(), serve).await;
+    let answer = app
+        .login(claims(&email("no-sso"), json!([unique("Anything")])))
+        .await;
+    assert_eq!(answer["ignoredClaim"], "no_sso", "{answer}");
+    assert!(refs(&answer, "added").is_empty() && refs(&answer, "removed").is_empty());
+}

@@ -6,7 +6,10 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::admin::{AdminKeys, Grant};
-use crate::config::{AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, ServeArgs, Settings};
+use crate::config::{
+    AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, IdTokenCommand, Secret, ServeArgs, Settings,
+};
+use crate::login::Idp;
 use crate::routing::limits::{LimitSettings, OrgLimits};
 use crate::routing::proxies::TrustedProxies;
 use crate::routing::{self, AppState};
@@ -70,12 +73,15 @@ pub struct Prepared {
     config: Settings,
     gates: Gates,
     admin_keys: Option<AdminKeys>,
+    idp: Option<Idp>,
+    login_caller_token: Option<Secret>,
     request_timeout: Duration,
     trusted_proxies: TrustedProxies,
     metrics_on_main_listener: bool,
 }
 
-/// Reads and checks what the routes need from the settings (admin key files included).
+/// Reads and checks what the routes need from the settings (admin and IdP key files included);
+/// ID-token settings that clash with the admin API's are refused here, before any database opens.
 pub fn prepare(db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<Prepared, String> {
     Ok(Prepared {
         hasher: hasher(db),
@@ -83,6 +89,8 @@ pub fn prepare(db: &DbArgs, serve: &ServeArgs, admin: &AdminJwtArgs) -> Result<P
         config: Settings::from_args(serve),
         gates: Gates::from_args(serve)?,
         admin_keys: AdminKeys::from_settings(admin)?,
+        idp: Idp::from_settings(&serve.idp, admin)?,
+        login_caller_token: serve.idp.login_caller_token.clone(),
         request_timeout: serve.request_timeout.0,
         trusted_proxies: TrustedProxies::parse(serve.trusted_proxies.as_deref())?,
         metrics_on_main_listener: serve.metrics_listen.is_none(),
@@ -93,7 +101,14 @@ impl Prepared {
     /// The shared state of the routes, over `store`.
     pub fn with_store(self, store: Store) -> AppState {
         AppState {
-            services: Services::new(store, self.config.clone(), self.gates, self.hasher),
+            services: Services::new(
+                store,
+                self.config.clone(),
+                self.gates,
+                self.hasher,
+                self.idp,
+                self.login_caller_token,
+            ),
             limits: Arc::new(self.limits),
             config: Arc::new(self.config),
             metrics: metrics_handle(),
@@ -221,4 +236,9 @@ pub fn admin_jwt(admin: &AdminJwtArgs, cmd: &AdminJwtCommand) -> Result<String, 
         instance_admin: cmd.instance_admin,
         ttl: Duration::from_secs(cmd.ttl),
     })
+}
+
+/// Mints an ID token from the configured IdP HS256 secret (`id-token`); needs no database.
+pub fn id_token(cmd: &IdTokenCommand) -> Result<String, String> {
+    crate::login::idp::mint(cmd)
 }

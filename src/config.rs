@@ -83,6 +83,8 @@ pub enum Command {
     Token(TokenCommand),
     /// Mint an admin API token (HS256, from the configured secret) for local use; prints it alone.
     AdminJwt(AdminJwtCommand),
+    /// Mint an ID token (HS256, from SCIMGATE_IDP_JWT_HS256_SECRET) for local use; prints it alone.
+    IdToken(Box<IdTokenCommand>),
 }
 
 impl Command {
@@ -115,6 +117,8 @@ impl ServeCommand {
     pub fn check(&mut self) -> Result<(), String> {
         self.db.check()?;
         self.admin.read_secret_files()?;
+        self.serve.idp.read_secret_files()?;
+        self.serve.idp.check(&self.admin)?;
         self.serve.check()
     }
 }
@@ -448,6 +452,132 @@ impl AdminJwtArgs {
     }
 }
 
+/// How ID tokens of the instance's SSO issuer are verified at login (design §2 "Login
+/// evaluation"). Exactly one key source; issuer and audience are required with it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct IdpArgs {
+    /// Exact `iss` of the ID tokens (required with any key source).
+    #[arg(long, env = "SCIMGATE_IDP_ISSUER")]
+    pub idp_issuer: Option<String>,
+    /// The `aud` ID tokens must name (the platform's client id; required with any key source).
+    #[arg(long, env = "SCIMGATE_IDP_AUDIENCE")]
+    pub idp_audience: Option<String>,
+    /// URL of the IdP's JWKS (`jwks_uri`), fetched, cached and re-fetched on an unknown `kid`.
+    #[arg(long, env = "SCIMGATE_IDP_JWKS_URL")]
+    pub idp_jwks_url: Option<String>,
+    /// JWKS (or PEM public key) file of the IdP.
+    #[arg(long, env = "SCIMGATE_IDP_JWKS_FILE", value_name = "PATH")]
+    pub idp_jwks_file: Option<PathBuf>,
+    /// HS256 secret of ID tokens, at least 32 bytes (development and tests).
+    #[arg(long, env = "SCIMGATE_IDP_JWT_HS256_SECRET", hide_env_values = true)]
+    pub idp_jwt_hs256_secret: Option<Secret>,
+    /// File holding the HS256 secret, instead of SCIMGATE_IDP_JWT_HS256_SECRET.
+    #[arg(
+        long,
+        env = "SCIMGATE_IDP_JWT_HS256_SECRET_FILE",
+        value_name = "PATH",
+        conflicts_with = "idp_jwt_hs256_secret"
+    )]
+    pub idp_jwt_hs256_secret_file: Option<PathBuf>,
+    /// When set, `POST /api/logins` callers must present it in `X-Scimgate-Caller`.
+    #[arg(long, env = "SCIMGATE_LOGIN_CALLER_TOKEN", hide_env_values = true)]
+    pub login_caller_token: Option<Secret>,
+    /// File holding the caller token, instead of SCIMGATE_LOGIN_CALLER_TOKEN.
+    #[arg(
+        long,
+        env = "SCIMGATE_LOGIN_CALLER_TOKEN_FILE",
+        value_name = "PATH",
+        conflicts_with = "login_caller_token"
+    )]
+    pub login_caller_token_file: Option<PathBuf>,
+}
+
+impl IdpArgs {
+    /// Reads the secrets from their `_FILE`s, if given.
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        if let Some(path) = &self.idp_jwt_hs256_secret_file {
+            self.idp_jwt_hs256_secret = Some(read_secret(path, "SCIMGATE_IDP_JWT_HS256_SECRET_FILE")?);
+        }
+        if let Some(path) = &self.login_caller_token_file {
+            self.login_caller_token = Some(read_secret(path, "SCIMGATE_LOGIN_CALLER_TOKEN_FILE")?);
+        }
+        Ok(())
+    }
+
+    /// Refuses settings that cannot work or that would let one kind of token pass for the other:
+    /// one key source at most, issuer and audience with it, and neither the HS256 secret nor the
+    /// audience shared with the admin API.
+    pub fn check(&self, admin: &AdminJwtArgs) -> Result<(), String> {
+        let set = |s: &Option<String>| s.as_deref().map(str::trim).is_some_and(|s| !s.is_empty());
+        let sources = [
+            set(&self.idp_jwks_url),
+            self.idp_jwks_file
+                .as_ref()
+                .is_some_and(|p| !p.as_os_str().is_empty()),
+            self.idp_jwt_hs256_secret.is_some(),
+        ];
+        let count = sources.iter().filter(|s| **s).count();
+        if count > 1 {
+            return Err("set one of SCIMGATE_IDP_JWKS_URL, SCIMGATE_IDP_JWKS_FILE and \
+                        SCIMGATE_IDP_JWT_HS256_SECRET, not several"
+                .into());
+        }
+        if count == 1 && !set(&self.idp_issuer) {
+            return Err("SCIMGATE_IDP_ISSUER is required with an IdP key source".into());
+        }
+        if count == 1 && !set(&self.idp_audience) {
+            return Err("SCIMGATE_IDP_AUDIENCE is required with an IdP key source".into());
+        }
+        if let (Some(idp), Some(admin)) = (&self.idp_jwt_hs256_secret, &admin.admin_jwt_hs256_secret)
+            && idp.0 == admin.0
+        {
+            return Err(
+                "SCIMGATE_IDP_JWT_HS256_SECRET must differ from SCIMGATE_ADMIN_JWT_HS256_SECRET: \
+                        an ID token would pass for an admin token"
+                    .into(),
+            );
+        }
+        if let Some(audience) = &self.idp_audience
+            && audience.trim() == admin.admin_jwt_audience.trim()
+        {
+            return Err(format!(
+                "SCIMGATE_IDP_AUDIENCE must differ from SCIMGATE_ADMIN_JWT_AUDIENCE (both are \"{}\"): \
+                 an ID token would pass for an admin token",
+                audience.trim()
+            ));
+        }
+        if self.login_caller_token.as_ref().is_some_and(|t| t.0.is_empty()) {
+            return Err("SCIMGATE_LOGIN_CALLER_TOKEN is empty: unset it, or give a token".into());
+        }
+        Ok(())
+    }
+}
+
+/// `id-token …`: an ID token as the instance's SSO issuer would sign it (development).
+#[derive(Debug, Clone, Args)]
+pub struct IdTokenCommand {
+    /// Subject (`sub`) of the token.
+    #[arg(long)]
+    pub sub: String,
+    /// The `email` claim.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Say `email_verified: true` (binds an account pre-created by that e-mail).
+    #[arg(long)]
+    pub email_verified: bool,
+    /// A value of the `groups` claim (repeatable; none at all sends `groups: []`).
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
+    /// Route the login to this organization only (the `org_id` claim).
+    #[arg(long)]
+    pub org_id: Option<OrgId>,
+    /// Lifetime of the token in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub ttl: u64,
+    #[command(flatten, next_help_heading = "IdP ID tokens")]
+    pub idp: IdpArgs,
+}
+
 /// `org …`
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
@@ -569,6 +699,8 @@ pub struct ServeArgs {
         default_value_t = 400
     )]
     pub audit_retention_days: u32,
+    #[command(flatten, next_help_heading = "IdP ID tokens (login evaluation)")]
+    pub idp: IdpArgs,
 }
 
 impl Default for ServeArgs {
@@ -590,6 +722,7 @@ impl Default for ServeArgs {
             trusted_proxies: None,
             metrics_listen: None,
             audit_retention_days: 400,
+            idp: IdpArgs::default(),
         }
     }
 }

@@ -11,6 +11,24 @@ use crate::store::{Store, StoreError, Violation};
 /// Longest organization name.
 pub const MAX_ORG_NAME_CHARS: usize = 256;
 
+/// The instance's topology (design §3.2): how many organizations, how many with SSO active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topology {
+    pub organizations: u64,
+    pub sso_organizations: u64,
+}
+
+impl Topology {
+    /// `none` (no organization has SSO active), `single` or `multi`.
+    pub fn kind(&self) -> &'static str {
+        match self.sso_organizations {
+            0 => "none",
+            1 => "single",
+            _ => "multi",
+        }
+    }
+}
+
 /// Instance-wide operations over the shared store.
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -72,6 +90,15 @@ impl Instance {
     /// Whether the database answers and every migration is applied (readiness).
     pub async fn ready(&self) -> Result<bool, CatalogError> {
         Ok(self.store.migrations_applied().await?)
+    }
+
+    /// How logins are routed on this instance.
+    pub async fn topology(&self) -> Result<Topology, CatalogError> {
+        let (organizations, sso_organizations) = self.store.org_counts().await?;
+        Ok(Topology {
+            organizations,
+            sso_organizations,
+        })
     }
 
     /// Every open uniqueness conflict, newest first.

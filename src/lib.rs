@@ -6,13 +6,14 @@
 //! - [`routing`]: HTTP — extractors, tenant resolution's HTTP side, error bodies, metrics labels.
 //!   It holds [`services::Services`] and never names the store (`tests/architecture.rs`).
 //! - [`services`]: the service layer, built once — per-tenant [`catalog`]s, the [`instance`],
-//!   the [`tokens`] service. The only callers of the store.
+//!   the [`login`] service (cross-organization routing at SSO login), the [`tokens`] service.
+//!   The only callers of the store.
 //! - [`store`]: every SQL statement (sea-orm; one transaction per write) over SQLite or PostgreSQL.
 //!
 //! Beside the layers: [`scim`] is the SCIM protocol, pure code that knows nothing of HTTP or the
 //! database — a workspace crate of its own (`scim/`), so that is a Cargo fact, which `.ci/run`
 //! checks; [`auth`] verifies JWTs (key sources and policy, header and claim rules, what an admin
-//! token grants) for routing, which only reads the credential; [`config`] holds the settings and
+//! token grants) for routing and for the login service's ID tokens; [`config`] holds the settings and
 //! depends on no other module; [`app`] wires them together for the binary.
 
 pub mod app;
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod instance;
+pub mod login;
 pub mod retention;
 pub mod routing;
 /// The SCIM protocol crate (`scim/`), reachable as `crate::scim` and `scimgate::scim`.

@@ -1,4 +1,4 @@
-//! The `scimgate` binary: `serve` (default), `migrate`, `org`, `token`, `admin-jwt`. Settings are
+//! The `scimgate` binary: `serve` (default), `migrate`, `org`, `token`, `admin-jwt`, `id-token`. Settings are
 //! checked before any command opens (or migrates) the database.
 
 use std::io::IsTerminal;
@@ -59,6 +59,10 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::AdminJwt(mut cmd) => {
             cmd.admin.read_secret_files()?;
             println!("{}", app::admin_jwt(&cmd.admin, &cmd)?);
+        }
+        Command::IdToken(mut cmd) => {
+            cmd.idp.read_secret_files()?;
+            println!("{}", app::id_token(&cmd)?);
         }
         Command::Migrate(cmd) => {
             open(cmd.db).await?;

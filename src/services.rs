@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use crate::catalog::{Catalog, CatalogError, Tenant};
-use crate::config::{Gates, Settings};
+use crate::config::{Gates, Secret, Settings};
 use crate::instance::Instance;
+use crate::login::{Idp, Login};
 use crate::store::Store;
 use crate::store::audit::AuditContext;
 use crate::tokens::{TokenHasher, Tokens};
@@ -19,6 +20,7 @@ pub struct Services {
     settings: Arc<Settings>,
     gates: Arc<Gates>,
     tokens: Tokens,
+    login: Login,
 }
 
 /// What a SCIM bearer token resolves to for the organization its request names.
@@ -40,14 +42,34 @@ pub enum ScimAccess {
 }
 
 impl Services {
-    /// The services over `store`.
-    pub fn new(store: Store, settings: Settings, gates: Gates, hasher: TokenHasher) -> Self {
+    /// The services over `store`; `idp` is the SSO issuer logins trust (none: every ID token is
+    /// refused), `caller_token` what login callers must present, if anything.
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        gates: Gates,
+        hasher: TokenHasher,
+        idp: Option<Idp>,
+        caller_token: Option<Secret>,
+    ) -> Self {
+        let gates = Arc::new(gates);
         Services {
             tokens: Tokens::new(store.clone(), hasher),
+            login: Login::new(
+                store.clone(),
+                gates.clone(),
+                idp.map(Arc::new),
+                caller_token.map(Arc::new),
+            ),
             store,
             settings: Arc::new(settings),
-            gates: Arc::new(gates),
+            gates,
         }
+    }
+
+    /// The login service (cross-organization routing at SSO login).
+    pub fn login(&self) -> &Login {
+        &self.login
     }
 
     /// The token service.

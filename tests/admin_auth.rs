@@ -102,6 +102,13 @@ fn org_endpoints(org_id: i64, ids: &Ids) -> Vec<Endpoint> {
             false,
         ),
         endpoint(
+            Method::PATCH,
+            "/api/orgs/{org_id}/scim/config",
+            format!("{o}/scim/config"),
+            Some(json!({"claimMatch": "externalId"})),
+            true,
+        ),
+        endpoint(
             Method::POST,
             "/api/orgs/{org_id}/scim/token",
             format!("{o}/scim/token"),
@@ -202,6 +209,13 @@ fn instance_endpoints(org_id: i64) -> Vec<Endpoint> {
             Method::GET,
             "/api/instance/conflicts",
             "/api/instance/conflicts".into(),
+            None,
+            false,
+        ),
+        endpoint(
+            Method::GET,
+            "/api/instance/topology",
+            "/api/instance/topology".into(),
             None,
             false,
         ),

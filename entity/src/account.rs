@@ -14,6 +14,8 @@ pub struct Model {
     /// Canonical caseless form of `email`.
     pub email_key: Option<String>,
     pub created_at: i64,
+    /// `iat` of the last login applied (the replay guard); `None` before the first.
+    pub last_login_iat: Option<i64>,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

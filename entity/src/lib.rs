@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit_event;
 pub mod group_member;
 pub mod idp_group;
+pub mod org_member;
 pub mod organization;
 pub mod scim_token;
 pub mod scim_user;

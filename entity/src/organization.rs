@@ -13,6 +13,8 @@ pub struct Model {
     pub sso_active: bool,
     /// Microseconds since the Unix epoch, UTC.
     pub created_at: i64,
+    /// What a login's `groups` claim is matched against: `displayName` or `externalId`.
+    pub claim_match: String,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

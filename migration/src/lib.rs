@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_core;
 mod m20261129_000002_teams;
 mod m20261129_000003_conflicts;
+mod m20261130_000004_logins;
 
 /// Applies scimgate's migrations in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_core::Migration),
             Box::new(m20261129_000002_teams::Migration),
             Box::new(m20261129_000003_conflicts::Migration),
+            Box::new(m20261130_000004_logins::Migration),
         ]
     }
 }

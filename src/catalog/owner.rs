@@ -7,6 +7,7 @@ use crate::scim::resource::{MAX_NAME_CHARS, check_display_name};
 use crate::store::audit::{AuditEvent, AuditQuery};
 use crate::store::conflicts::OpenConflict;
 use crate::store::groups::{GroupRow, Remover};
+use crate::store::logins::{CLAIM_MATCH_DISPLAY_NAME, CLAIM_MATCH_EXTERNAL_ID};
 use crate::store::teams::{LinkChange, TeamFields, TeamMemberRow, TeamRow};
 use crate::store::tokens::TokenInfo;
 
@@ -15,6 +16,8 @@ use crate::store::tokens::TokenInfo;
 pub struct ScimState {
     pub token: Option<TokenInfo>,
     pub group_count: u64,
+    /// What a login's `groups` claim is matched against (`displayName` or `externalId`).
+    pub claim_match: String,
     /// Names this organization's IdP was refused, still held elsewhere.
     pub conflicts: Vec<RefusedName>,
 }
@@ -78,6 +81,11 @@ impl Catalog {
         Ok(ScimState {
             token: self.store.active_token(org).await?,
             group_count: self.store.count_catalog(org).await?,
+            claim_match: self
+                .store
+                .claim_match(org)
+                .await?
+                .unwrap_or_else(|| CLAIM_MATCH_DISPLAY_NAME.to_owned()),
             conflicts: self
                 .store
                 .open_conflicts(Some(org))
@@ -106,6 +114,29 @@ impl Catalog {
             first_seen: c.first_seen,
             last_seen: c.last_seen,
             count: c.count,
+        }
+    }
+
+    /// Sets what a login's `groups` claim is matched against: `displayName` or `externalId`
+    /// (anything else is the caller's mistake).
+    pub async fn set_claim_match(&self, claim_match: &str) -> Result<(), CatalogError> {
+        if ![CLAIM_MATCH_DISPLAY_NAME, CLAIM_MATCH_EXTERNAL_ID].contains(&claim_match) {
+            return Err(ScimError::invalid_value(format!(
+                "claimMatch must be \"{CLAIM_MATCH_DISPLAY_NAME}\" or \"{CLAIM_MATCH_EXTERNAL_ID}\""
+            ))
+            .into());
+        }
+        if self
+            .store
+            .set_claim_match(self.tenant.org_id, claim_match)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(CatalogError::NotFound {
+                kind: "Organization",
+                id: self.tenant.org_id.to_string(),
+            })
         }
     }
 
@@ -221,14 +252,5 @@ impl Catalog {
             .remove_manual_member(self.tenant.org_id, team_id, account_id, &self.audit)
             .await
             .map_err(|e| CatalogError::from_write(e, "Team member", account_id))
-    }
-
-    /// Adds an account to a delegated team as DELEGATED (what a login does when the user's
-    /// `groups` claim names the team's catalog row).
-    pub async fn add_delegated_member(&self, team_id: i64, email: &str) -> Result<String, CatalogError> {
-        self.store
-            .add_delegated_member(self.tenant.org_id, team_id, email, &self.audit)
-            .await
-            .map_err(|e| CatalogError::from_write(e, "Team", &team_id.to_string()))
     }
 }

@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/orgs/{org_id}/scim/v2/", scim_base_slash(&state))
         .route("/orgs/{org_id}/scim/v2/", scim_base_slash(&state))
         .merge(admin::routes())
+        .route("/api/logins", axum::routing::post(admin::login))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     let router = if state.metrics_on_main_listener {

@@ -329,7 +329,8 @@ impl Store {
     /// Removes a catalog row. In the same transaction: its linked team is orphaned (keeping the
     /// team and its settings), every DELEGATED membership the row brought is purged (set-based:
     /// one statement whatever the team's size), and all of it is audited. Nothing happens if any
-    /// step fails.
+    /// step fails. Locks the row, then its team: the one lock order a login shares
+    /// ([`super::logins`]), so the two never deadlock on PostgreSQL.
     pub async fn remove_catalog_row(
         &self,
         org_id: i64,

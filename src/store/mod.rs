@@ -7,6 +7,7 @@ pub mod conflicts;
 mod error;
 pub mod filter_sql;
 pub mod groups;
+pub mod logins;
 mod membership;
 pub mod orgs;
 mod retention;
@@ -108,6 +109,16 @@ impl Store {
     /// A round trip to the database (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(StoreError::from)
+    }
+
+    /// Calls `observe` with the SQL of every statement this store runs from now on (transactions
+    /// included): for diagnostics, and for tests that bound how many statements an operation takes.
+    pub fn observe_statements<F>(&mut self, observe: F)
+    where
+        F: Fn(&str) + Send + Sync + 'static,
+    {
+        self.db
+            .set_metric_callback(move |info: &sea_orm::metric::Info<'_>| observe(&info.statement.sql));
     }
 
     /// Which SQL dialect is behind this store.

@@ -512,39 +512,6 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
-
-    /// Adds the account with this e-mail (pre-created if there is none) to a delegated team as
-    /// DELEGATED by the team's current catalog row, in one transaction; a MANUAL membership already
-    /// there is left alone. Answers the account id.
-    pub async fn add_delegated_member(
-        &self,
-        org_id: i64,
-        team_id: i64,
-        email: &str,
-        audit_ctx: &AuditContext,
-    ) -> Result<String, WriteError> {
-        let txn = self.begin_write().await?;
-        let team = lock_team(&txn, org_id, team_id).await?;
-        let Some(group_id) = team.idp_group_id else {
-            return Err(WriteError::Conflict(
-                "the team is not delegated to an IdP group".into(),
-            ));
-        };
-        let account_id = account_by_email(&txn, Some(org_id), email, audit_ctx).await?;
-        if insert_member(&txn, org_id, team_id, &account_id, DELEGATED, Some(&group_id)).await? {
-            audit::record(
-                &txn,
-                audit_ctx,
-                Some(org_id),
-                "team_member_created",
-                &account_id,
-                Some(json!({"teamId": team_id, "provenance": DELEGATED, "idpGroupId": group_id})),
-            )
-            .await?;
-        }
-        txn.commit().await?;
-        Ok(account_id)
-    }
 }
 
 async fn insert_member(
@@ -610,6 +577,7 @@ async fn account_by_email(
         email: Set(Some(email.trim().to_owned())),
         email_key: Set(Some(key)),
         created_at: Set(now_micros()),
+        last_login_iat: Set(None),
     }
     .insert(txn)
     .await?;

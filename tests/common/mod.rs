@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use scimgate::app;
-use scimgate::config::{AdminJwtArgs, ConflictDetailArg, DbArgs, Secret, ServeArgs};
+use scimgate::config::{AdminJwtArgs, ConflictDetailArg, DbArgs, IdpArgs, Secret, ServeArgs};
 use scimgate::store::Store;
 use scimgate::store::tokens::IssueMode;
 use serde_json::Value;
@@ -54,6 +54,67 @@ pub fn admin_jwt(sub: &str, orgs: &[(i64, &[&str])], instance_admin: bool) -> St
         &key,
     )
     .expect("sign admin jwt")
+}
+
+/// The IdP's HS256 secret in every test app (differs from [`ADMIN_SECRET`], as it must).
+pub const IDP_SECRET: &str = "test-idp-jwt-secret-0123456789abcdef-xyz";
+/// The IdP's issuer in every test app.
+pub const IDP_ISSUER: &str = "https://idp.test.example";
+/// The audience of ID tokens in every test app (the platform's client id).
+pub const IDP_AUDIENCE: &str = "platform-client";
+
+/// The IdP settings of test apps.
+pub fn test_idp() -> IdpArgs {
+    IdpArgs {
+        idp_issuer: Some(IDP_ISSUER.into()),
+        idp_audience: Some(IDP_AUDIENCE.into()),
+        idp_jwt_hs256_secret: Some(Secret(IDP_SECRET.into())),
+        ..IdpArgs::default()
+    }
+}
+
+/// Seconds since the epoch, strictly increasing across calls in this process, so that each
+/// login of a test is newer than the one before (the replay guard orders logins by `iat`).
+pub fn next_iat() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    let mut last = LAST.load(Ordering::SeqCst);
+    loop {
+        let next = (last + 1).max(now);
+        match LAST.compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+/// An ID token signed with [`IDP_SECRET`]: `claims` plus `iss`, `aud`, `iat` (from [`next_iat`])
+/// and `exp` (an hour on) unless `claims` sets them; a claim set to `null` is left out.
+pub fn id_token(claims: Value) -> String {
+    let iat = next_iat();
+    let mut all = serde_json::json!({
+        "iss": IDP_ISSUER, "aud": IDP_AUDIENCE, "iat": iat, "exp": iat + 3600,
+    });
+    if let (Some(all), Value::Object(extra)) = (all.as_object_mut(), claims) {
+        for (k, v) in extra {
+            if v.is_null() {
+                all.remove(&k);
+            } else {
+                all.insert(k, v);
+            }
+        }
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(IDP_SECRET.as_bytes()).expect("secret");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &all,
+        &key,
+    )
+    .expect("sign id token")
 }
 
 /// A name no other test (or earlier run on the shared database) uses.
@@ -176,12 +237,23 @@ impl TestApp {
 
     /// An app on `url` with these serve settings.
     pub async fn with(url: &str, serve: ServeArgs) -> TestApp {
+        TestApp::observed(url, serve, |_: &mut Store| {}).await
+    }
+
+    /// An app on `url` whose store `prepare` may adjust first (e.g. observe its statements).
+    pub async fn observed(url: &str, mut serve: ServeArgs, prepare: impl FnOnce(&mut Store)) -> TestApp {
+        // Every app trusts the test IdP unless the test configures another.
+        let idp = &serve.idp;
+        if idp.idp_jwt_hs256_secret.is_none() && idp.idp_jwks_file.is_none() && idp.idp_jwks_url.is_none() {
+            serve.idp = test_idp();
+        }
         let db = DbArgs {
             database_url: Secret(url.to_owned()),
             token_hash_key: Some(Secret("test-hash-key-0123456789abcdef0123".into())),
             ..DbArgs::default()
         };
-        let store = app::open_store(&db).await.expect("database opens and migrates");
+        let mut store = app::open_store(&db).await.expect("database opens and migrates");
+        prepare(&mut store);
         let admin = AdminJwtArgs {
             admin_jwt_hs256_secret: Some(Secret(ADMIN_SECRET.into())),
             ..AdminJwtArgs::default()
@@ -698,7 +770,7 @@ impl TestApp {
     }
 
     /// The catalog service of an organization, built as the admin API builds it (actor System, a
-    /// fresh correlation id): for what the admin API does not expose yet (DELEGATED members).
+    /// fresh correlation id): for tests that drive the service below HTTP.
     pub fn catalog(&self, org_id: i64, org_name: &str) -> scimgate::catalog::Catalog {
         scimgate::catalog::Catalog::new(
             self.store.clone(),
@@ -712,13 +784,49 @@ impl TestApp {
         )
     }
 
-    /// Adds `email` to a delegated team as DELEGATED through the tenant's catalog service (what a
-    /// login will do); the account id.
+    /// Posts a login with this ID token; the answer.
+    pub async fn login_token(&self, token: &str) -> Answer {
+        self.admin_send(
+            Method::POST,
+            "/api/logins",
+            None,
+            Some(&serde_json::json!({"id_token": token})),
+            &[],
+        )
+        .await
+    }
+
+    /// Posts a login whose ID token carries `claims` (see [`id_token`]); a 200 is expected.
+    pub async fn login(&self, claims: Value) -> Value {
+        let answer = self.login_token(&id_token(claims)).await;
+        assert_eq!(answer.status, StatusCode::OK, "login: {}", answer.text);
+        answer.body
+    }
+
+    /// Makes `email` a DELEGATED member of a delegated team the way production does: a login
+    /// (subject = the e-mail, verified) whose `groups` claim names the team's catalog row, scoped
+    /// to the team's organization. Answers the account id.
     pub async fn add_delegated(&self, org: &TestOrg, team_id: i64, email: &str) -> String {
-        self.catalog(org.id, &org.name)
-            .add_delegated_member(team_id, email)
-            .await
-            .expect("add a delegated member")
+        let team = self
+            .admin_send(
+                Method::GET,
+                &format!("/api/orgs/{}/teams/{team_id}", org.id),
+                Some(&owner_jwt(org.id)),
+                None,
+                &[],
+            )
+            .await;
+        let group = team.body["idpGroupName"]
+            .as_str()
+            .expect("the team is delegated")
+            .to_owned();
+        let answer = self
+            .login(serde_json::json!({
+                "sub": email, "email": email, "email_verified": true,
+                "groups": [group], "org_id": org.id,
+            }))
+            .await;
+        answer["userId"].as_str().expect("userId").to_owned()
     }
 
     /// An organization created with SSO active or not and no SCIM token.

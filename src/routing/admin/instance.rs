@@ -102,3 +102,16 @@ pub async fn update(
     state.services.tokens().forget_cached();
     Ok(json_response(StatusCode::OK, org_json(&org)))
 }
+
+/// GET: how logins are routed — `none` (no organization has SSO active), `single` or `multi`.
+pub async fn topology(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+    let topology = instance(&state, &caller)?.topology().await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "topology": topology.kind(),
+            "organizations": topology.organizations,
+            "ssoOrganizations": topology.sso_organizations,
+        }),
+    ))
+}

@@ -5,6 +5,11 @@
 mod audit;
 mod catalog;
 mod instance;
+mod logins;
+
+/// `POST /api/logins`: not an admin route (its callers are the platform's login path), but it
+/// speaks the admin API's JSON and, for posted claims, its tokens.
+pub use logins::login;
 mod scim_tokens;
 mod teams;
 
@@ -232,7 +237,10 @@ pub fn routes() -> Router<AppState> {
             "/api/orgs/{org_id}/idp-groups/{group_id}",
             delete(catalog::remove),
         )
-        .route("/api/orgs/{org_id}/scim/config", get(scim_tokens::config))
+        .route(
+            "/api/orgs/{org_id}/scim/config",
+            get(scim_tokens::config).patch(scim_tokens::update_config),
+        )
         .route(
             "/api/orgs/{org_id}/scim/token",
             post(scim_tokens::generate).delete(scim_tokens::revoke),
@@ -254,6 +262,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/orgs/{org_id}/audit-events", get(audit::list))
         .route("/api/instance/orgs", get(instance::list).post(instance::create))
         .route("/api/instance/conflicts", get(instance::conflicts))
+        .route("/api/instance/topology", get(instance::topology))
         .route(
             "/api/instance/orgs/{org_id}",
             axum::routing::patch(instance::update),

@@ -5,7 +5,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{AdminError, Caller, Result, Right, json_response, org_catalog, time};
+use axum::body::Body;
+use serde::Deserialize;
+
+use super::{AdminError, Caller, Result, Right, json_body, json_response, org_catalog, time};
 use crate::catalog::{CatalogError, HeldBy};
 use crate::routing::AppState;
 use crate::tokens::{IssueError, IssueMode};
@@ -49,10 +52,32 @@ pub async fn config(
             "tokenLastUsed": time(last_used),
             "groupCount": scim.group_count,
             "ssoActive": sso_active,
-            "claimMatch": "displayName",
+            "claimMatch": scim.claim_match,
             "openConflicts": conflicts,
         }),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigUpdate {
+    #[serde(default)]
+    claim_match: Option<String>,
+}
+
+/// PATCH `{claimMatch?}` → the new config.
+pub async fn update_config(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    let (catalog, _) = org_catalog(&state, &caller, &org_id, Right::Write).await?;
+    let input: ConfigUpdate = json_body(body).await?;
+    if let Some(claim_match) = &input.claim_match {
+        catalog.set_claim_match(claim_match).await?;
+    }
+    config(State(state), caller, Path(org_id)).await
 }
 
 async fn issue(state: &AppState, caller: &Caller, org_id: &str, mode: IssueMode) -> Result<Response> {

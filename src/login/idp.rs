@@ -1,0 +1,207 @@
+//! The instance's SSO issuer as login evaluation trusts it: its key source, exact issuer and
+//! audience (design §2 "Login evaluation"). Verification itself is [`crate::auth::verify`], the
+//! same rules as for admin tokens (the key decides the algorithm, `alg: none` never, `exp`
+//! required, `nbf` honoured, 60 s leeway). Keys come through [`IdpKeys`], so a source that fetches
+//! a JWKS URL plugs in beside the static one without touching the login service.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Map, Value, json};
+
+use crate::auth::{AuthError, Expectations, KeySet, verify};
+use crate::config::{AdminJwtArgs, IdTokenCommand, IdpArgs};
+
+/// Where the IdP's verifying keys come from.
+pub enum IdpKeys {
+    /// Keys fixed at start: an HS256 secret (development and tests) or a JWKS/PEM file.
+    Static(KeySet),
+}
+
+impl fmt::Debug for IdpKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdpKeys::Static(keys) => f.debug_tuple("Static").field(keys).finish(),
+        }
+    }
+}
+
+impl IdpKeys {
+    /// Verifies `token` and answers its claims.
+    pub async fn verify(&self, token: &str, expect: &Expectations) -> Result<Map<String, Value>, AuthError> {
+        match self {
+            IdpKeys::Static(keys) => verify(token, keys, expect),
+        }
+    }
+}
+
+/// The trusted issuer: keys, exact `iss` and `aud`.
+#[derive(Debug)]
+pub struct Idp {
+    keys: IdpKeys,
+    expect: Expectations,
+}
+
+impl Idp {
+    /// The IdP of these settings; `Ok(None)` when no key source is configured (every `id_token`
+    /// is then refused), `Err` with a message for the operator when they are unusable or would
+    /// let ID tokens and admin tokens pass for each other.
+    pub fn from_settings(idp: &IdpArgs, admin: &AdminJwtArgs) -> Result<Option<Idp>, String> {
+        idp.check(admin)?;
+        if idp.idp_jwks_url.as_deref().is_some_and(|u| !u.trim().is_empty()) {
+            return Err(
+                "SCIMGATE_IDP_JWKS_URL is not supported by this build yet: give the IdP's keys with \
+                 SCIMGATE_IDP_JWKS_FILE instead"
+                    .into(),
+            );
+        }
+        let file = idp.idp_jwks_file.as_deref().filter(|p| !p.as_os_str().is_empty());
+        let keys = match (&idp.idp_jwt_hs256_secret, file) {
+            (Some(secret), _) => KeySet::from_secret(secret.0.as_bytes(), "SCIMGATE_IDP_JWT_HS256_SECRET")?,
+            (None, Some(path)) => KeySet::from_file(path, "SCIMGATE_IDP_JWKS_FILE")?,
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(Idp {
+            keys: IdpKeys::Static(keys),
+            expect: expectations(idp),
+        }))
+    }
+
+    /// Verifies an ID token and answers its claims.
+    pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
+        self.keys.verify(token, &self.expect).await
+    }
+}
+
+/// Issuer and audience as configured ([`IdpArgs::check`] made sure both are there).
+fn expectations(idp: &IdpArgs) -> Expectations {
+    let trimmed = |s: &Option<String>| s.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    Expectations {
+        audience: trimmed(&idp.idp_audience),
+        issuer: Some(trimmed(&idp.idp_issuer)),
+    }
+}
+
+/// Mints an ID token with the configured HS256 secret, issuer and audience (`scimgate id-token`).
+pub fn mint(cmd: &IdTokenCommand) -> Result<String, String> {
+    // Minting knows no admin settings: only the IdP's own must be complete.
+    let no_admin = AdminJwtArgs {
+        admin_jwt_audience: String::new(),
+        ..AdminJwtArgs::default()
+    };
+    cmd.idp.check(&no_admin)?;
+    let secret = cmd
+        .idp
+        .idp_jwt_hs256_secret
+        .as_ref()
+        .ok_or("id-token needs SCIMGATE_IDP_JWT_HS256_SECRET (at least 32 bytes)")?;
+    // The same policy as verification: a short secret is refused here too.
+    KeySet::from_secret(secret.0.as_bytes(), "SCIMGATE_IDP_JWT_HS256_SECRET")?;
+    let signer = EncodingKey::from_secret(secret.0.as_bytes())
+        .map_err(|e| format!("SCIMGATE_IDP_JWT_HS256_SECRET is unusable: {e}"))?;
+    if cmd.sub.trim().is_empty() {
+        return Err("the subject must not be empty".into());
+    }
+    let expect = expectations(&cmd.idp);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    let mut claims = json!({
+        "iss": expect.issuer,
+        "aud": expect.audience,
+        "sub": cmd.sub,
+        "iat": now,
+        "exp": now.saturating_add(cmd.ttl.max(1)),
+        "groups": cmd.groups,
+    });
+    if let Some(email) = &cmd.email {
+        claims["email"] = Value::from(email.as_str());
+        claims["email_verified"] = Value::from(cmd.email_verified);
+    }
+    if let Some(org) = cmd.org_id {
+        claims["org_id"] = Value::from(org.get());
+    }
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &signer)
+        .map_err(|e| format!("cannot sign the token: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    const IDP_SECRET: &str = "idp-secret-0123456789abcdef-0123456789";
+
+    fn idp() -> IdpArgs {
+        IdpArgs {
+            idp_issuer: Some("https://idp.example".into()),
+            idp_audience: Some("platform".into()),
+            idp_jwt_hs256_secret: Some(Secret(IDP_SECRET.into())),
+            ..IdpArgs::default()
+        }
+    }
+
+    fn refused(idp: &IdpArgs, admin: &AdminJwtArgs, needle: &str) {
+        let e = Idp::from_settings(idp, admin).expect_err(needle);
+        assert!(e.contains(needle), "expected \"{needle}\" in: {e}");
+    }
+
+    #[test]
+    fn settings_that_clash_with_the_admin_api_are_refused() {
+        let admin = AdminJwtArgs {
+            admin_jwt_hs256_secret: Some(Secret(IDP_SECRET.into())),
+            ..AdminJwtArgs::default()
+        };
+        refused(&idp(), &admin, "must differ from SCIMGATE_ADMIN_JWT_HS256_SECRET");
+        let same_audience = IdpArgs {
+            idp_audience: Some("scimgate".into()),
+            ..idp()
+        };
+        refused(
+            &same_audience,
+            &AdminJwtArgs::default(),
+            "must differ from SCIMGATE_ADMIN_JWT_AUDIENCE",
+        );
+        assert!(Idp::from_settings(&idp(), &AdminJwtArgs::default()).is_ok_and(|i| i.is_some()));
+    }
+
+    #[test]
+    fn incomplete_or_unsupported_settings_are_refused() {
+        let admin = AdminJwtArgs::default();
+        refused(
+            &IdpArgs {
+                idp_issuer: None,
+                ..idp()
+            },
+            &admin,
+            "SCIMGATE_IDP_ISSUER is required",
+        );
+        refused(
+            &IdpArgs {
+                idp_audience: None,
+                ..idp()
+            },
+            &admin,
+            "SCIMGATE_IDP_AUDIENCE is required",
+        );
+        let short = IdpArgs {
+            idp_jwt_hs256_secret: Some(Secret("short".into())),
+            ..idp()
+        };
+        refused(&short, &admin, "at least 32");
+        let url = IdpArgs {
+            idp_jwt_hs256_secret: None,
+            idp_jwks_url: Some("https://idp.example/keys".into()),
+            ..idp()
+        };
+        refused(&url, &admin, "SCIMGATE_IDP_JWKS_URL is not supported");
+        let both = IdpArgs {
+            idp_jwks_url: Some("https://idp.example/keys".into()),
+            ..idp()
+        };
+        refused(&both, &admin, "not several");
+        assert!(Idp::from_settings(&IdpArgs::default(), &admin).is_ok_and(|i| i.is_none()));
+    }
+}

@@ -465,6 +465,10 @@ pub struct IdpArgs {
     /// URL of the IdP's JWKS (`jwks_uri`), fetched, cached and re-fetched on an unknown `kid`.
     #[arg(long, env = "SCIMGATE_IDP_JWKS_URL")]
     pub idp_jwks_url: Option<String>,
+    /// Two fetches of the JWKS URL start at least this far apart (default 30s): a token naming a
+    /// new `kid` within it waits for the next fetch, so made-up `kid`s cannot hammer the IdP.
+    #[arg(long, env = "SCIMGATE_IDP_JWKS_MIN_REFETCH", value_name = "SPAN")]
+    pub idp_jwks_min_refetch: Option<Span>,
     /// JWKS (or PEM public key) file of the IdP.
     #[arg(long, env = "SCIMGATE_IDP_JWKS_FILE", value_name = "PATH")]
     pub idp_jwks_file: Option<PathBuf>,

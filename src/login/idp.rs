@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
+use crate::auth::remote::{RemoteError, RemoteJwks, RemoteSettings};
 use crate::auth::{AuthError, Expectations, KeySet, verify};
 use crate::config::{AdminJwtArgs, IdTokenCommand, IdpArgs};
 
@@ -17,21 +18,40 @@ use crate::config::{AdminJwtArgs, IdTokenCommand, IdpArgs};
 pub enum IdpKeys {
     /// Keys fixed at start: an HS256 secret (development and tests) or a JWKS/PEM file.
     Static(KeySet),
+    /// The IdP's JWKS URL, fetched and cached (see [`crate::auth::remote`]): key rollover needs
+    /// no restart.
+    Remote(RemoteJwks),
 }
 
 impl fmt::Debug for IdpKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             IdpKeys::Static(keys) => f.debug_tuple("Static").field(keys).finish(),
+            IdpKeys::Remote(jwks) => f.debug_tuple("Remote").field(&jwks.url()).finish(),
         }
     }
 }
 
+/// Why an ID token was not verified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The token is refused (401).
+    #[error(transparent)]
+    Token(#[from] AuthError),
+    /// The token needs keys the IdP could not be asked for (503: not the user's fault).
+    #[error("the IdP's signing keys are unavailable")]
+    Unavailable,
+}
+
 impl IdpKeys {
     /// Verifies `token` and answers its claims.
-    pub async fn verify(&self, token: &str, expect: &Expectations) -> Result<Map<String, Value>, AuthError> {
+    pub async fn verify(&self, token: &str, expect: &Expectations) -> Result<Map<String, Value>, KeyError> {
         match self {
-            IdpKeys::Static(keys) => verify(token, keys, expect),
+            IdpKeys::Static(keys) => Ok(verify(token, keys, expect)?),
+            IdpKeys::Remote(jwks) => jwks.verify(token, expect).await.map_err(|e| match e {
+                RemoteError::Token(e) => KeyError::Token(e),
+                RemoteError::Unavailable(_) => KeyError::Unavailable,
+            }),
         }
     }
 }
@@ -49,27 +69,37 @@ impl Idp {
     /// let ID tokens and admin tokens pass for each other.
     pub fn from_settings(idp: &IdpArgs, admin: &AdminJwtArgs) -> Result<Option<Idp>, String> {
         idp.check(admin)?;
-        if idp.idp_jwks_url.as_deref().is_some_and(|u| !u.trim().is_empty()) {
-            return Err(
-                "SCIMGATE_IDP_JWKS_URL is not supported by this build yet: give the IdP's keys with \
-                 SCIMGATE_IDP_JWKS_FILE instead"
-                    .into(),
-            );
-        }
+        let url = idp
+            .idp_jwks_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
         let file = idp.idp_jwks_file.as_deref().filter(|p| !p.as_os_str().is_empty());
-        let keys = match (&idp.idp_jwt_hs256_secret, file) {
-            (Some(secret), _) => KeySet::from_secret(secret.0.as_bytes(), "SCIMGATE_IDP_JWT_HS256_SECRET")?,
-            (None, Some(path)) => KeySet::from_file(path, "SCIMGATE_IDP_JWKS_FILE")?,
-            (None, None) => return Ok(None),
+        // `check` made sure at most one source is set.
+        let keys = match (&idp.idp_jwt_hs256_secret, file, url) {
+            (Some(secret), _, _) => IdpKeys::Static(KeySet::from_secret(
+                secret.0.as_bytes(),
+                "SCIMGATE_IDP_JWT_HS256_SECRET",
+            )?),
+            (None, Some(path), _) => IdpKeys::Static(KeySet::from_file(path, "SCIMGATE_IDP_JWKS_FILE")?),
+            (None, None, Some(url)) => {
+                let defaults = RemoteSettings::default();
+                let settings = RemoteSettings {
+                    min_interval: idp.idp_jwks_min_refetch.map_or(defaults.min_interval, |s| s.0),
+                    ..defaults
+                };
+                IdpKeys::Remote(RemoteJwks::new(url, "SCIMGATE_IDP_JWKS_URL", settings)?)
+            }
+            (None, None, None) => return Ok(None),
         };
         Ok(Some(Idp {
-            keys: IdpKeys::Static(keys),
+            keys,
             expect: expectations(idp),
         }))
     }
 
     /// Verifies an ID token and answers its claims.
-    pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
+    pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, KeyError> {
         self.keys.verify(token, &self.expect).await
     }
 }
@@ -193,10 +223,16 @@ mod tests {
         refused(&short, &admin, "at least 32");
         let url = IdpArgs {
             idp_jwt_hs256_secret: None,
+            idp_jwks_url: Some("http://idp.example/keys".into()),
+            ..idp()
+        };
+        refused(&url, &admin, "SCIMGATE_IDP_JWKS_URL");
+        let https = IdpArgs {
+            idp_jwt_hs256_secret: None,
             idp_jwks_url: Some("https://idp.example/keys".into()),
             ..idp()
         };
-        refused(&url, &admin, "SCIMGATE_IDP_JWKS_URL is not supported");
+        assert!(Idp::from_settings(&https, &admin).is_ok_and(|i| i.is_some()));
         let both = IdpArgs {
             idp_jwks_url: Some("https://idp.example/keys".into()),
             ..idp()

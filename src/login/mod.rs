@@ -39,9 +39,21 @@ pub enum LoginError {
     /// The token (or the claims) cannot be trusted or identify no account: 401, nothing changed.
     #[error("the login is not verifiable: {0}")]
     Unverifiable(&'static str),
+    /// The IdP's keys could not be fetched: 503 (never the 401 of a bad token), nothing changed.
+    #[error("the IdP's signing keys are unavailable")]
+    KeysUnavailable,
     /// The database could not apply it.
     #[error(transparent)]
     Store(#[from] CatalogError),
+}
+
+impl From<idp::KeyError> for LoginError {
+    fn from(e: idp::KeyError) -> Self {
+        match e {
+            idp::KeyError::Token(e) => e.into(),
+            idp::KeyError::Unavailable => LoginError::KeysUnavailable,
+        }
+    }
 }
 
 impl From<AuthError> for LoginError {
@@ -218,6 +230,7 @@ fn record(result: &Result<LoginAnswer, LoginError>) {
             tracing::debug!(reason, "login refused");
             "unverifiable"
         }
+        Err(LoginError::KeysUnavailable) => "keys_unavailable",
         Err(LoginError::Store(_)) => "failed",
     };
     metrics::counter!("scimgate_logins_total", "outcome" => outcome).increment(1);

@@ -28,6 +28,9 @@ struct LoginBody {
     claims: Option<Map<String, Value>>,
 }
 
+/// A retry after a failed key fetch: the key source refetches at most every 30 s.
+const KEYS_RETRY_AFTER_SECS: u64 = 30;
+
 fn unauthorized() -> AdminError {
     AdminError::new(StatusCode::UNAUTHORIZED, "the login could not be verified")
 }
@@ -73,6 +76,13 @@ pub async fn login(
     match answer {
         Ok(answer) => Ok(json_response(StatusCode::OK, answer_json(&answer))),
         Err(LoginError::Unverifiable(_)) => Err(unauthorized()),
+        Err(LoginError::KeysUnavailable) => Err(AdminError {
+            retry_after: Some(KEYS_RETRY_AFTER_SECS),
+            ..AdminError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the identity provider's signing keys are unavailable; retry shortly",
+            )
+        }),
         Err(LoginError::Store(e)) => Err(e.into()),
     }
 }

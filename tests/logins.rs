@@ -641,3 +641,21 @@ async fn with_delegation_switched_off_a_login_is_no_sso() {
     assert_eq!(answer["ignoredClaim"], "no_sso", "{answer}");
     assert!(refs(&answer, "added").is_empty() && refs(&answer, "removed").is_empty());
 }
+
+#[tokio::test]
+async fn an_entra_token_with_two_hundred_group_guids_is_accepted() {
+    let app = TestApp::new().await;
+    let a = delegated(&app, "guids").await;
+    let user = email("guids");
+    // Entra lists up to 200 groups before it switches to its overage marker: about 10 KiB of
+    // token, more than an admin token may be.
+    let mut groups: Vec<Value> = (0..199)
+        .map(|i| Value::from(format!("{i:08x}-0000-4000-8000-000000000000")))
+        .collect();
+    groups.push(Value::from(a.group_name.as_str()));
+    let token = id_token(claims(&user, Value::Array(groups)));
+    assert!(token.len() > 8 * 1024, "{} bytes", token.len());
+    let answer = app.login_token(&token).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(refs(&answer.body, "added"), vec![(a.org.id, a.team)]);
+}

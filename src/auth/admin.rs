@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::keys::KeySet;
-use super::verify::{AuthError, Expectations, verify};
+use super::verify::{AuthError, Expectations, MAX_TOKEN_BYTES, verify};
 use crate::config::{AdminJwtArgs, OrgGrant, OrgId, Permission};
 
 /// What a minted token says (`scimgate admin-jwt`, tests).
@@ -134,6 +134,7 @@ impl AdminKeys {
             expect: Expectations {
                 audience: audience.to_owned(),
                 issuer,
+                max_bytes: MAX_TOKEN_BYTES,
             },
             signer,
         }))

@@ -203,6 +203,7 @@ pub fn expecting(issuer: Option<&str>) -> Expectations {
     Expectations {
         audience: AUDIENCE.into(),
         issuer: issuer.map(str::to_owned),
+        max_bytes: super::verify::MAX_TOKEN_BYTES,
     }
 }
 

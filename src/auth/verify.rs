@@ -6,7 +6,8 @@
 //!
 //! Every token must carry `exp`, `sub` and `aud`; `exp` and `nbf` hold within [`LEEWAY_SECS`];
 //! `aud` must name the expected audience; `iss`, when one is expected, must be exactly that
-//! string. Tokens over [`MAX_TOKEN_BYTES`] are refused before parsing.
+//! string. Tokens longer than their kind allows ([`Expectations::max_bytes`]) are refused before
+//! parsing.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,6 +24,10 @@ pub const LEEWAY_SECS: u64 = 60;
 
 /// Real admin tokens are well under 2 KiB; anything far larger is refused before parsing.
 pub const MAX_TOKEN_BYTES: usize = 8192;
+
+/// ID tokens carry the `groups` claim: Entra emits up to 200 group GUIDs (about 10 KiB encoded)
+/// before it switches to its overage marker, Okta group names may be longer.
+pub const MAX_ID_TOKEN_BYTES: usize = 32 * 1024;
 
 /// Why a token was refused; [`AuthError::reason`] is a metrics label, and a client is never told.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +111,9 @@ pub struct Expectations {
     pub audience: String,
     /// The exact `iss`, when one is expected; `None` checks no issuer.
     pub issuer: Option<String>,
+    /// Longest token of this kind ([`MAX_TOKEN_BYTES`] for admin tokens, [`MAX_ID_TOKEN_BYTES`]
+    /// for ID tokens).
+    pub max_bytes: usize,
 }
 
 /// Verifies `token` against `keys` and `expect`, and returns its claims as `C`. A claims type
@@ -116,7 +124,7 @@ pub fn verify<C: DeserializeOwned>(
     keys: &KeySet,
     expect: &Expectations,
 ) -> Result<C, AuthError> {
-    if token.len() > MAX_TOKEN_BYTES {
+    if token.len() > expect.max_bytes {
         return Err(AuthError::InvalidToken);
     }
     let (alg, kid) = read_header(token)?;

@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
 use crate::auth::remote::{RemoteError, RemoteJwks, RemoteSettings};
+use crate::auth::verify::MAX_ID_TOKEN_BYTES;
 use crate::auth::{AuthError, Expectations, KeySet, verify};
 use crate::config::{AdminJwtArgs, IdTokenCommand, IdpArgs};
 
@@ -110,6 +111,7 @@ fn expectations(idp: &IdpArgs) -> Expectations {
     Expectations {
         audience: trimmed(&idp.idp_audience),
         issuer: Some(trimmed(&idp.idp_issuer)),
+        max_bytes: MAX_ID_TOKEN_BYTES,
     }
 }
 

@@ -1,8 +1,9 @@
 //! The instance service: cross-organization work for instance admins (organizations, SSO
-//! switches, open uniqueness conflicts). Like the catalog, it is the layer between routing and
+//! switches, open uniqueness and claim conflicts). Like the catalog, it is the layer between routing and
 //! the store, and speaks the catalog's error type.
 
 use crate::catalog::CatalogError;
+pub use crate::store::claim_conflicts::ClaimConflict;
 use crate::store::conflicts::OpenConflict;
 pub use crate::store::orgs::Org;
 use crate::store::stats::OrgStats;
@@ -104,5 +105,11 @@ impl Instance {
     /// Every open uniqueness conflict, newest first.
     pub async fn open_conflicts(&self) -> Result<Vec<OpenConflict>, CatalogError> {
         Ok(self.store.open_conflicts(None).await?)
+    }
+
+    /// Every open claim conflict (an `externalId` claim value naming several organizations),
+    /// newest first.
+    pub async fn open_claim_conflicts(&self) -> Result<Vec<ClaimConflict>, CatalogError> {
+        Ok(self.store.open_claim_conflicts().await?)
     }
 }

@@ -1,7 +1,8 @@
 //! Login evaluation through the real router (design §2 "Login evaluation", §3.5): cross-org
 //! routing of the `groups` claim, DELEGATED memberships added and removed, MANUAL ones kept,
 //! malformed claims and unverifiable tokens changing nothing, the replay guard, `org_id` scoping,
-//! `claimMatch: externalId`, and a login's statement count on a large instance.
+//! `claimMatch: externalId` and its open claim conflicts, and a login's statement count on a
+//! large instance.
 
 mod common;
 
@@ -407,6 +408,62 @@ async fn claim_match_external_id_matches_external_ids_and_an_ambiguous_value_app
     let ambiguous = app.login(claims(&user, json!([guid]))).await;
     assert!(refs(&ambiguous, "added").is_empty(), "{ambiguous}");
     assert_eq!(refs(&ambiguous, "removed"), vec![(org.id, team)]);
+
+    // The instance admin sees the value as an open claim conflict naming both organizations.
+    let first = claim_conflict(&app, &guid).await.expect("an open claim conflict");
+    let mut expected = vec![
+        json!({"id": org.id, "name": org.name}),
+        json!({"id": other.id, "name": other.name}),
+    ];
+    expected.sort_by_key(|o| o["id"].as_i64());
+    assert_eq!(first["organizations"], json!(expected), "{first}");
+    assert_eq!(first["count"], 1, "{first}");
+    assert_eq!(first["firstSeen"], first["lastSeen"], "{first}");
+
+    // Seen again: counted again, first seen kept.
+    app.login(claims(&user, json!([guid]))).await;
+    let again = claim_conflict(&app, &guid).await.expect("still open");
+    assert_eq!(again["count"], 2, "{again}");
+    assert_eq!(again["firstSeen"], first["firstSeen"], "{again}");
+    assert_eq!(again["organizations"], json!(expected), "{again}");
+
+    // The other organization's group takes another externalId: the value names one organization
+    // again, so the next login applies it there and the conflict is resolved.
+    let changed = Scim::new(&app, &other)
+        .patch(
+            &format!("/Groups/{other_group}"),
+            &common::patch_op(
+                json!([{"op": "replace", "path": "externalId", "value": uuid::Uuid::now_v7().to_string()}]),
+            ),
+        )
+        .await;
+    assert!(changed.status.is_success(), "{}", changed.text);
+    let resolved = app.login(claims(&user, json!([guid]))).await;
+    assert_eq!(refs(&resolved, "added"), vec![(org.id, team)], "{resolved}");
+    assert!(
+        claim_conflict(&app, &guid).await.is_none(),
+        "the conflict stays open"
+    );
+}
+
+/// The instance admin's open claim conflict over `value`, if any.
+async fn claim_conflict(app: &TestApp, value: &str) -> Option<Value> {
+    let answer = app
+        .admin_send(
+            Method::GET,
+            "/api/instance/conflicts",
+            Some(&common::instance_admin_jwt()),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert!(answer.body["conflicts"].is_array(), "{}", answer.text);
+    let open = answer.body["claimConflicts"].as_array().expect("claimConflicts");
+    let mut named = open.iter().filter(|c| c["claimValue"] == value);
+    let found = named.next().cloned();
+    assert!(named.next().is_none(), "one conflict per value: {}", answer.text);
+    found
 }
 
 #[tokio::test]

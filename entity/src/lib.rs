@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod audit_event;
+pub mod claim_conflict;
 pub mod group_member;
 pub mod idp_group;
 pub mod org_member;

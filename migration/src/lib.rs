@@ -7,6 +7,7 @@ mod m20261129_000001_core;
 mod m20261129_000002_teams;
 mod m20261129_000003_conflicts;
 mod m20261130_000004_logins;
+mod m20261130_000005_claim_conflicts;
 
 /// Applies scimgate's migrations in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_teams::Migration),
             Box::new(m20261129_000003_conflicts::Migration),
             Box::new(m20261130_000004_logins::Migration),
+            Box::new(m20261130_000005_claim_conflicts::Migration),
         ]
     }
 }

@@ -2,7 +2,8 @@
 //! locked (so one account's logins apply one at a time), the replay guard, the catalog rows the
 //! claim values name (looked up by value through indexes, never by scanning teams or
 //! organizations), the user's DELEGATED memberships added and removed, organization membership
-//! for routed users, every change audited under one correlation id.
+//! for routed users, ambiguous `externalId` claim values kept as open claim conflicts (see
+//! [`super::claim_conflicts`]), every change audited under one correlation id.
 //!
 //! Lock order, shared with [`Store::remove_catalog_row`]: a catalog row, then its team. A login
 //! share-locks the rows its claim matches and then their teams before it writes a membership (a
@@ -21,6 +22,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::audit::{self, AuditContext};
+use super::claim_conflicts;
 use super::teams::DELEGATED;
 use super::{Store, StoreError, id_array, id_in, now_micros};
 use crate::scim::names::fold_key;
@@ -58,7 +60,8 @@ pub struct LoginApplied {
     pub removed: Vec<TeamRef>,
     /// The `iat` was not newer than the last applied login: nothing changed.
     pub stale: bool,
-    /// Claim values that matched `externalId`s in several organizations (applied to none).
+    /// Claim values that matched `externalId`s in several organizations (applied to none, and
+    /// kept as open claim conflicts).
     pub ambiguous: u64,
     /// Organizations the user became a member of.
     pub orgs_joined: u64,
@@ -111,7 +114,7 @@ impl Store {
         };
         let backend = self.backend();
         let (matched, ambiguous) = match_rows(&txn, backend, groups, admits).await?;
-        applied.ambiguous = ambiguous;
+        applied.ambiguous = ambiguous.len() as u64;
         let matched = lock_teams(&txn, backend, matched).await?;
         let keep: HashSet<i64> = matched.iter().map(|m| m.team_id).collect();
 
@@ -236,6 +239,7 @@ impl Store {
                 applied.orgs_joined += 1;
             }
         }
+        claim_conflicts::reconcile(&txn, backend, groups, &ambiguous).await?;
         let sql = format!(
             "UPDATE accounts SET last_login_iat = {} WHERE id = {}",
             param(backend, 1),
@@ -403,17 +407,18 @@ async fn find_account(
 }
 
 /// The delegated teams whose catalog rows the claim values name, in organizations `admits`
-/// lets in, share-locking those rows on PostgreSQL (first in the lock order); and how many claim
-/// values matched `externalId`s in several organizations (those apply to none). One statement,
+/// lets in, share-locking those rows on PostgreSQL (first in the lock order); and the claim
+/// values that matched `externalId`s in several organizations, with those organizations (such
+/// values apply to none). One statement,
 /// through the display-key and externalId indexes: its cost follows the claim, not the instance.
 async fn match_rows(
     txn: &DatabaseTransaction,
     backend: DbBackend,
     groups: &[String],
     admits: &(dyn Fn(i64, bool) -> bool + Send + Sync),
-) -> Result<(Vec<Matched>, u64), StoreError> {
+) -> Result<(Vec<Matched>, BTreeMap<String, BTreeSet<i64>>), StoreError> {
     if groups.is_empty() {
-        return Ok((Vec::new(), 0));
+        return Ok((Vec::new(), BTreeMap::new()));
     }
     let keys: Vec<String> = groups.iter().map(|g| fold_key(g)).collect();
     let lock = match backend {
@@ -462,21 +467,21 @@ async fn match_rows(
     }
     // externalId is unique only within an organization: a value that names rows in several
     // organizations identifies none of them.
-    let mut orgs_per_value: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
+    let mut orgs_per_value: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
     for m in matched.iter().filter(|m| m.by_external_id) {
-        orgs_per_value.entry(&m.value).or_default().insert(m.org_id);
+        orgs_per_value
+            .entry(m.value.clone())
+            .or_default()
+            .insert(m.org_id);
     }
-    let ambiguous: HashSet<String> = orgs_per_value
-        .into_iter()
-        .filter(|(_, orgs)| orgs.len() > 1)
-        .map(|(v, _)| v.to_owned())
-        .collect();
+    orgs_per_value.retain(|_, orgs| orgs.len() > 1);
+    let ambiguous = orgs_per_value;
     let matched = matched
         .into_iter()
-        .filter(|m| !(m.by_external_id && ambiguous.contains(&m.value)))
+        .filter(|m| !(m.by_external_id && ambiguous.contains_key(&m.value)))
         .filter(|m| admits(m.org_id, m.sso_active))
         .collect();
-    Ok((matched, ambiguous.len() as u64))
+    Ok((matched, ambiguous))
 }
 
 /// Share-locks the matched rows' teams on PostgreSQL (second in the lock order) and keeps the

@@ -3,6 +3,7 @@
 //! the layers above can decide what they mean.
 
 pub mod audit;
+pub mod claim_conflicts;
 pub mod conflicts;
 mod error;
 pub mod filter_sql;

@@ -1,4 +1,4 @@
-//! `/api/instance/…`: organizations and open conflicts, for instance admins.
+//! `/api/instance/…`: organizations and open (uniqueness and claim) conflicts, for instance admins.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -38,9 +38,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
     Ok(json_response(StatusCode::OK, json!({"organizations": orgs})))
 }
 
-/// GET: every open uniqueness conflict on the instance.
+/// GET: every open uniqueness conflict and every open claim conflict on the instance.
 pub async fn conflicts(State(state): State<AppState>, caller: Caller) -> Result<Response> {
-    let conflicts: Vec<Value> = instance(&state, &caller)?
+    let instance = instance(&state, &caller)?;
+    let conflicts: Vec<Value> = instance
         .open_conflicts()
         .await?
         .into_iter()
@@ -55,7 +56,29 @@ pub async fn conflicts(State(state): State<AppState>, caller: Caller) -> Result<
             })
         })
         .collect();
-    Ok(json_response(StatusCode::OK, json!({"conflicts": conflicts})))
+    let claim_conflicts: Vec<Value> = instance
+        .open_claim_conflicts()
+        .await?
+        .into_iter()
+        .map(|c| {
+            let organizations: Vec<Value> = c
+                .organizations
+                .iter()
+                .map(|(id, name)| json!({"id": id, "name": name}))
+                .collect();
+            json!({
+                "claimValue": c.claim_value,
+                "organizations": organizations,
+                "firstSeen": time(Some(c.first_seen)),
+                "lastSeen": time(Some(c.last_seen)),
+                "count": c.count,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"conflicts": conflicts, "claimConflicts": claim_conflicts}),
+    ))
 }
 
 #[derive(Deserialize)]

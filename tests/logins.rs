@@ -716,3 +716,33 @@ async fn an_entra_token_with_two_hundred_group_guids_is_accepted() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(refs(&answer.body, "added"), vec![(a.org.id, a.team)]);
 }
+
+/// One account's logins are applied one at a time and in `iat` order: fired together, newest
+/// first, the memberships end as the newest login says (older ones are stale, or applied before
+/// it), and nothing answers 5xx.
+#[tokio::test]
+async fn concurrent_logins_of_one_account_end_as_the_newest_says() {
+    let app = TestApp::new().await;
+    let mut teams = Vec::new();
+    for i in 0..4 {
+        teams.push(delegated(&app, &format!("serial{i}")).await);
+    }
+    let user = email("serial");
+    // Each token names one group; `id_token` gives every token a newer `iat` than the last.
+    let tokens: Vec<(usize, String)> = (0..16)
+        .map(|i| (i % 4, id_token(claims(&user, json!([teams[i % 4].group_name])))))
+        .collect();
+    let newest = tokens.last().map(|(team, _)| *team).expect("tokens");
+    let answers =
+        futures::future::join_all(tokens.iter().rev().map(|(_, token)| app.login_token(token))).await;
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+    for (i, d) in teams.iter().enumerate() {
+        assert_eq!(
+            has(&members(&app, d).await, &user, "DELEGATED"),
+            i == newest,
+            "team {i} (the newest login named team {newest})"
+        );
+    }
+}

@@ -16,7 +16,7 @@ use sea_orm::{
     Statement,
 };
 
-use super::{Store, StoreError, id_array, id_in, now_micros};
+use super::{Store, StoreError, id_array, id_in, now_micros, param};
 
 /// One open claim conflict with its organizations named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +41,14 @@ pub(crate) async fn reconcile(
     if values.is_empty() {
         return Ok(());
     }
-    let (param, lock) = match backend {
-        DbBackend::Postgres => ("$1", " FOR UPDATE"),
-        _ => ("?", ""),
+    let lock = match backend {
+        DbBackend::Postgres => " FOR UPDATE",
+        _ => "",
     };
+    let param = param(backend, 1);
     let sql = format!(
         "SELECT claim_value FROM claim_conflicts WHERE {} ORDER BY claim_value{lock}",
-        id_in(backend, "claim_value", param),
+        id_in(backend, "claim_value", &param),
     );
     let open = txn
         .query_all_raw(Statement::from_sql_and_values(
@@ -66,7 +67,7 @@ pub(crate) async fn reconcile(
     if !resolved.is_empty() {
         let sql = format!(
             "DELETE FROM claim_conflicts WHERE {}",
-            id_in(backend, "claim_value", param)
+            id_in(backend, "claim_value", &param)
         );
         txn.execute_raw(Statement::from_sql_and_values(
             backend,

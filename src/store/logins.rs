@@ -24,7 +24,7 @@ use serde_json::json;
 use super::audit::{self, AuditContext};
 use super::claim_conflicts;
 use super::teams::DELEGATED;
-use super::{Store, StoreError, id_array, id_in, now_micros};
+use super::{Store, StoreError, id_array, id_in, int_in, now_micros, param};
 use crate::scim::names::fold_key;
 
 /// `claim_match` of organizations whose claim values are compared with `externalId`.
@@ -79,13 +79,6 @@ struct Matched {
     by_external_id: bool,
 }
 
-fn param(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
-}
-
 impl Store {
     /// Applies one login: `admits(org_id, sso_active)` says which organizations it may touch
     /// (gates and `org_id` scope). One transaction, audited with `audit`.
@@ -126,16 +119,11 @@ impl Store {
             .map(|(team, _, _)| team.to_string())
             .collect();
         if !gone.is_empty() {
-            let teams = match backend {
-                DbBackend::Postgres => {
-                    "team_id = ANY(ARRAY(SELECT json_array_elements_text($2::json)::bigint))"
-                }
-                _ => "team_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
-            };
             let sql = format!(
-                "DELETE FROM team_members WHERE account_id = {} AND provenance = '{DELEGATED}' AND {teams} \
+                "DELETE FROM team_members WHERE account_id = {} AND provenance = '{DELEGATED}' AND {} \
                  RETURNING team_id, org_id, delegated_from",
                 param(backend, 1),
+                int_in(backend, "team_id", &param(backend, 2)),
             );
             let rows = txn
                 .query_all_raw(Statement::from_sql_and_values(
@@ -495,9 +483,10 @@ async fn lock_teams(
         return Ok(matched);
     }
     let ids: Vec<String> = matched.iter().map(|m| m.team_id.to_string()).collect();
-    let sql = "SELECT id, idp_group_id FROM teams \
-               WHERE id = ANY(ARRAY(SELECT json_array_elements_text($1::json)::bigint)) \
-               ORDER BY id FOR SHARE";
+    let sql = format!(
+        "SELECT id, idp_group_id FROM teams WHERE {} ORDER BY id FOR SHARE",
+        int_in(backend, "id", "$1")
+    );
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             backend,

@@ -222,6 +222,24 @@ pub(crate) fn id_in(backend: DbBackend, column: &str, param: &str) -> String {
     }
 }
 
+/// [`id_in`] for an integer `column` (the JSON array then holds its values as text).
+pub(crate) fn int_in(backend: DbBackend, column: &str, param: &str) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!("{column} = ANY(ARRAY(SELECT json_array_elements_text({param}::json)::bigint))")
+        }
+        _ => format!("{column} IN (SELECT CAST(value AS INTEGER) FROM json_each({param}))"),
+    }
+}
+
+/// The `n`-th bind parameter's placeholder in hand-written SQL (`$n` on PostgreSQL, `?` on SQLite).
+pub(crate) fn param(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
 /// Paging, sorting and filtering of a list request, already validated.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {

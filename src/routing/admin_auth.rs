@@ -94,6 +94,21 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// The admin credential of a request that may carry one (`POST /api/logins`: only its `claims`
+/// form needs it): never a rejection, the handler decides what a failure means.
+pub struct MaybeAdmin(pub Result<Principal, AdminAuthError>);
+
+impl FromRequestParts<AppState> for MaybeAdmin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(MaybeAdmin(authenticate(
+            &parts.headers,
+            state.admin_keys.as_deref(),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;

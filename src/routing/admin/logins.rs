@@ -4,8 +4,9 @@
 //! `claims` themselves. An unverifiable login is a plain 401 and changes nothing.
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -13,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::{AdminError, Result, json_body, json_response};
 use crate::login::{LoginAnswer, LoginError, TeamRef};
 use crate::routing::AppState;
-use crate::routing::admin_auth::authenticate;
+use crate::routing::admin_auth::MaybeAdmin;
 use crate::routing::observe::CorrelationId;
 
 /// The header a login caller presents `SCIMGATE_LOGIN_CALLER_TOKEN` in.
@@ -28,6 +29,18 @@ struct LoginBody {
     claims: Option<Map<String, Value>>,
 }
 
+/// The caller token a request presents in [`CALLER_HEADER`], if any (the login service compares it).
+pub struct PresentedCaller(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PresentedCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> std::result::Result<Self, Self::Rejection> {
+        let presented = parts.headers.get(CALLER_HEADER).and_then(|v| v.to_str().ok());
+        Ok(PresentedCaller(presented.map(str::to_owned)))
+    }
+}
+
 /// A retry after a failed key fetch: the key source refetches at most every 30 s.
 const KEYS_RETRY_AFTER_SECS: u64 = 30;
 
@@ -38,13 +51,13 @@ fn unauthorized() -> AdminError {
 /// POST `{"id_token"}` or `{"claims"}` → `{userId, email, added, removed, ignoredClaim?}`.
 pub async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    PresentedCaller(presented): PresentedCaller,
+    MaybeAdmin(admin): MaybeAdmin,
     correlation: Option<axum::Extension<CorrelationId>>,
     body: Body,
 ) -> Result<Response> {
     let service = state.services.login();
-    let presented = headers.get(CALLER_HEADER).and_then(|v| v.to_str().ok());
-    if !service.caller_allowed(presented) {
+    if !service.caller_allowed(presented.as_deref()) {
         metrics::counter!("scimgate_logins_total", "outcome" => "unverifiable").increment(1);
         return Err(AdminError::new(
             StatusCode::UNAUTHORIZED,
@@ -56,8 +69,7 @@ pub async fn login(
     let answer = match (input.id_token, input.claims) {
         (Some(token), None) => service.evaluate_token(&token, &correlation_id).await,
         (None, Some(claims)) => {
-            let principal =
-                authenticate(&headers, state.admin_keys.as_deref()).map_err(|_| unauthorized())?;
+            let principal = admin.map_err(|_| unauthorized())?;
             if !principal.instance_admin {
                 return Err(AdminError::new(
                     StatusCode::FORBIDDEN,

@@ -199,18 +199,30 @@ pub fn group_json(base: &str, mut group: GroupView, projection: &Projection) -> 
 /// projection drops the members or reshapes them (`attributes=members.value`): only a group whose
 /// member objects are returned whole can be written member by member.
 pub fn group_open(base: &str, group: &GroupView, projection: &Projection) -> Option<String> {
-    // One stand-in member shows what the projection does to every member.
-    let probe = GroupView {
-        members: Some(vec!["probe".to_owned()]),
-        ..group.clone()
+    let head = if projection.is_all() {
+        // Nothing projected (every unprojected list and write answer): no probe to render.
+        render_group(
+            base,
+            &GroupView {
+                members: None,
+                ..group.clone()
+            },
+        )
+    } else {
+        // One stand-in member shows what the projection does to every member.
+        let probe = GroupView {
+            members: Some(vec!["probe".to_owned()]),
+            ..group.clone()
+        };
+        let mut head = render_group(base, &probe);
+        let whole = head.get("members").cloned();
+        projection.apply(&mut head);
+        if head.get("members") != whole.as_ref() {
+            return None;
+        }
+        head.shift_remove("members");
+        head
     };
-    let mut head = render_group(base, &probe);
-    let whole = head.get("members").cloned();
-    projection.apply(&mut head);
-    if head.get("members") != whole.as_ref() {
-        return None;
-    }
-    head.shift_remove("members");
     let head = serde_json::to_string(&head).unwrap_or_else(|_| "{}".to_owned());
     // `head` is an object that always has `schemas` and `id`: reopen it before its closing brace.
     let mut out = String::with_capacity(head.len() + 16);

@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::scim::error::{ScimError, ScimType};
 
 use super::{Catalog, CatalogError, NameHolder, Resource};
-use crate::scim::patch::{GroupChange, PatchOperation, group_changes, parse_patch_request};
+use crate::scim::patch::{GroupChange, PatchOperation, group_changes};
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
 use crate::scim::resource::IfMatch;
@@ -184,18 +183,6 @@ impl Catalog {
             Ok(row) => Ok(self.group_answer(row, &Projection::default())),
             Err(e) => Err(self.group_write_error(e, id, &display_name).await),
         }
-    }
-
-    /// PATCH /Groups/{id}, atomically; the resource is answered only when `projection` asks for it.
-    pub async fn patch_group(
-        &self,
-        id: &str,
-        body: &Value,
-        if_match: Option<&IfMatch>,
-        projection: Option<&Projection>,
-    ) -> Result<Option<GroupAnswer>, CatalogError> {
-        let ops = parse_patch_request(body)?;
-        self.patch_group_ops(id, &ops, if_match, projection).await
     }
 
     /// PATCH /Groups/{id} with its operations already parsed (from a pruned body).

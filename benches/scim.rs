@@ -885,7 +885,7 @@ async fn benchmarks(env: &mut Env, plan: &Plan, sqlite_file: Option<&std::path::
     eprintln!("token cache…");
     let spc = async |clear: bool| -> Res<Duration> {
         if clear {
-            env.tokens.forget_cached();
+            env.tokens.forget_all();
         }
         let answer = env
             .get(&members_org, "/ServiceProviderConfig")

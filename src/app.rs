@@ -1,5 +1,6 @@
 //! Wiring: the store, the state the routes share, the metrics recorder, and the CLI commands.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use crate::auth::admin::{AdminKeys, Grant};
 use crate::config::{
     AdminJwtArgs, AdminJwtCommand, DbArgs, Gates, IdTokenCommand, Secret, ServeArgs, Settings,
 };
+use crate::instance::Instance;
 use crate::login::Idp;
 use crate::routing::limits::{LimitSettings, OrgLimits};
 use crate::routing::proxies::TrustedProxies;
@@ -65,6 +67,11 @@ pub fn hasher(db: &DbArgs) -> TokenHasher {
     TokenHasher::new(db.token_hash_key.as_ref().map(|k| k.0.as_bytes()))
 }
 
+/// The instance service of a CLI command.
+pub fn instance(store: Store, db: &DbArgs) -> Instance {
+    Instance::new(store.clone(), Tokens::new(store, hasher(db)))
+}
+
 /// Everything the routes share except the store, built from the settings alone so that unusable
 /// admin keys or proxy lists stop the process before any database is opened.
 pub struct Prepared {
@@ -116,6 +123,7 @@ impl Prepared {
             request_timeout: self.request_timeout,
             trusted_proxies: Arc::new(self.trusted_proxies),
             metrics_on_main_listener: self.metrics_on_main_listener,
+            draining: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -141,6 +149,7 @@ pub async fn serve(state: AppState, args: &ServeArgs) -> Result<(), Box<dyn std:
         tracing::warn!("no admin JWT key configured: the admin API refuses every request");
     }
     state.services.tokens().spawn_flusher();
+    state.services.tokens().spawn_change_listener();
     state
         .services
         .instance()
@@ -166,9 +175,18 @@ pub async fn serve(state: AppState, args: &ServeArgs) -> Result<(), Box<dyn std:
     };
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, public_url = %state.config.public_url, "scimgate serving");
+    let draining = state.draining.clone();
+    let delay = args.shutdown_delay.0;
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: finishing requests in flight");
+        // Readiness fails first, so load balancers stop sending; then the listeners close and
+        // the requests in flight finish.
+        draining.store(true, Ordering::Relaxed);
+        if !delay.is_zero() {
+            tracing::info!(?delay, "shutting down: readiness fails, still serving meanwhile");
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
         let _ = stop.send(true);
     });
     server::run(listener, routing::router(state), limits, stopped()).await;

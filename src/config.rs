@@ -689,6 +689,10 @@ pub struct ServeArgs {
     /// On SIGTERM, how long requests in flight may take to finish before connections are closed.
     #[arg(long, env = "SCIMGATE_SHUTDOWN_GRACE", default_value = "25s")]
     pub shutdown_grace: Span,
+    /// On SIGTERM, how long to keep serving while `/readyz` already answers 503, so load
+    /// balancers stop routing here before the listener closes.
+    #[arg(long, env = "SCIMGATE_SHUTDOWN_DELAY", default_value = "0s")]
+    pub shutdown_delay: Span,
     /// Comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed for the audited client address.
     #[arg(long, env = "SCIMGATE_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
@@ -723,6 +727,7 @@ impl Default for ServeArgs {
             write_timeout: Span(Duration::from_secs(30)),
             max_connections: 4096,
             shutdown_grace: Span(Duration::from_secs(25)),
+            shutdown_delay: Span(Duration::ZERO),
             trusted_proxies: None,
             metrics_listen: None,
             audit_retention_days: 400,

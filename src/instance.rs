@@ -8,6 +8,7 @@ use crate::store::conflicts::OpenConflict;
 pub use crate::store::orgs::Org;
 use crate::store::stats::OrgStats;
 use crate::store::{Store, StoreError, Violation};
+use crate::tokens::{Invalidation, Tokens};
 
 /// Longest organization name.
 pub const MAX_ORG_NAME_CHARS: usize = 256;
@@ -34,12 +35,13 @@ impl Topology {
 #[derive(Debug, Clone)]
 pub struct Instance {
     store: Store,
+    tokens: Tokens,
 }
 
 impl Instance {
-    /// The instance behind `store`.
-    pub fn new(store: Store) -> Self {
-        Instance { store }
+    /// The instance behind `store`; `tokens` caches what an SSO switch changes.
+    pub fn new(store: Store, tokens: Tokens) -> Self {
+        Instance { store, tokens }
     }
 
     /// Every organization, by id.
@@ -68,14 +70,19 @@ impl Instance {
     }
 
     /// Turns SSO (and with it SCIM provisioning and delegation) on or off for one organization.
+    /// The token cache holds the switch too: this replica applies it at once, the others when
+    /// the store's announcement reaches them (within the cache's one-second bound at worst).
     pub async fn set_sso_active(&self, org_id: i64, active: bool) -> Result<Org, CatalogError> {
-        self.store
+        let org = self
+            .store
             .set_sso_active(org_id, active)
             .await?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "Organization",
                 id: org_id.to_string(),
-            })
+            })?;
+        self.tokens.forget_org(org_id, Invalidation::Local);
+        Ok(org)
     }
 
     /// Deletes audit events older than `days` days, daily, until the process ends (0: never).
@@ -86,6 +93,12 @@ impl Instance {
     /// Catalog and team counts per organization (for the metrics endpoint).
     pub async fn stats(&self) -> Result<std::collections::BTreeMap<i64, OrgStats>, CatalogError> {
         Ok(self.store.org_stats().await?)
+    }
+
+    /// How old the oldest audit event is, in seconds; `None` when there is none.
+    pub async fn oldest_audit_event_age(&self) -> Result<Option<f64>, CatalogError> {
+        let oldest = self.store.oldest_audit_event().await?;
+        Ok(oldest.map(|at| (crate::store::now_micros().saturating_sub(at)).max(0) as f64 / 1e6))
     }
 
     /// Whether the database answers and every migration is applied (readiness).

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use scimgate::app;
 use scimgate::config::{Cli, Command, DbArgs, LogArgs, LogFormat, OrgCommand, TokenArgs, TokenCommand};
-use scimgate::instance::Instance;
 use scimgate::store::tokens::IssueMode;
 
 fn init_logging(log: &LogArgs) -> Result<(), String> {
@@ -69,16 +68,16 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("migrations applied");
         }
         Command::Org(OrgCommand::Create { name, sso, db }) => {
-            let (store, _) = open(db).await?;
-            let org = Instance::new(store)
+            let (store, db) = open(db).await?;
+            let org = app::instance(store, &db)
                 .create_organization(&name, sso)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{}", org.id);
         }
         Command::Org(OrgCommand::List { db }) => {
-            let (store, _) = open(db).await?;
-            for org in Instance::new(store)
+            let (store, db) = open(db).await?;
+            for org in app::instance(store, &db)
                 .organizations()
                 .await
                 .map_err(|e| e.to_string())?

@@ -19,6 +19,7 @@ pub async fn purge_expired(store: &Store, days: u32) -> Result<u64, crate::store
     loop {
         match store.purge_audit_batch(cutoff, BATCH).await? {
             Some(n) => {
+                metrics::counter!("scimgate_audit_events_deleted_total").increment(n);
                 total += n;
                 if n < BATCH {
                     return Ok(total);

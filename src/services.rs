@@ -79,7 +79,7 @@ impl Services {
 
     /// The instance service (cross-organization work).
     pub fn instance(&self) -> Instance {
-        Instance::new(self.store.clone())
+        Instance::new(self.store.clone(), self.tokens.clone())
     }
 
     /// The catalog of a resolved tenant, its changes attributed to `audit`.

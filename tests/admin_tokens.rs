@@ -328,3 +328,56 @@ async fn token_operations_need_write() {
     assert_eq!(scim_status(&app, org.id, &org.token).await, StatusCode::OK);
     assert_eq!(config(&reader).await.0["maskedToken"], cfg["maskedToken"]);
 }
+
+/// A change to one organization's token forgets that organization's cached tokens only: another
+/// organization's token is still answered from the cache (no lookup), while the changed one is
+/// refused at once.
+#[tokio::test]
+async fn a_token_change_forgets_only_that_organizations_cached_tokens() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let seen = lookups.clone();
+    let serve = ServeArgs {
+        public_url: Some(PUBLIC_URL.into()),
+        ..ServeArgs::default()
+    };
+    let app = TestApp::observed(&common::database_url(), serve, move |store| {
+        store.observe_statements(move |sql| {
+            if sql.contains("token_hash") && sql.contains("revoked_at") {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    })
+    .await;
+    let changed = app.org("forget-changed").await;
+    let other = app.org("forget-other").await;
+    assert_eq!(scim_status(&app, other.id, &other.token).await, StatusCode::OK);
+    assert_eq!(
+        scim_status(&app, changed.id, &changed.token).await,
+        StatusCode::OK
+    );
+    let before = lookups.load(Ordering::SeqCst);
+    assert_eq!(scim_status(&app, other.id, &other.token).await, StatusCode::OK);
+    assert_eq!(
+        lookups.load(Ordering::SeqCst),
+        before,
+        "a cached token is not looked up"
+    );
+
+    let rotated = OrgAdmin::owner(&app, changed.id)
+        .post("/scim/token/rotate", &json!({}))
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+    let before = lookups.load(Ordering::SeqCst);
+    assert_eq!(scim_status(&app, other.id, &other.token).await, StatusCode::OK);
+    assert_eq!(
+        lookups.load(Ordering::SeqCst),
+        before,
+        "another organization's cached token survives the change"
+    );
+    assert_eq!(
+        scim_status(&app, changed.id, &changed.token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::process::{Server, cli_org, parse_answer, scimgate, send};
+use common::process::{Server, cli_org, parse_answer, scimgate, send, terminate};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -122,12 +122,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits() {
     stream.write_all(first).await.expect("send");
     // The request has reached the handler once it waits on the body; give the server a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = server.pid().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    terminate(server.pid());
     // Stopped accepting: new connections are refused once the listener is closed.
     let deadline = tokio::time::Instant::now() + BOUND;
     while TcpStream::connect(&server.addr).await.is_ok() {

@@ -95,7 +95,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
             // Not a credential failure: IdPs quarantine jobs on 401s, so a hiccup must not look like one.
             tracing::warn!(error = %e, "token lookup failed");
             metrics::counter!("scimgate_auth_failures_total", "reason" => "unavailable").increment(1);
-            return ApiError::unavailable().into_response();
+            return ApiError::database_unavailable().into_response();
         }
     };
     let org_id = tenant.org_id;

@@ -52,6 +52,12 @@ impl ApiError {
         }
     }
 
+    /// 503 because the database could not answer (counted: operators alert on it).
+    pub fn database_unavailable() -> Self {
+        metrics::counter!("scimgate_database_unavailable_total").increment(1);
+        ApiError::unavailable()
+    }
+
     /// 429: the organization is over its rate or concurrency limit.
     pub fn too_many_requests(retry_after_secs: u64, what: &str) -> Self {
         ApiError {
@@ -119,7 +125,7 @@ impl From<CatalogError> for ApiError {
             }
             CatalogError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
-                return ApiError::unavailable();
+                return ApiError::database_unavailable();
             }
             CatalogError::Internal(e) => {
                 // Never echo internals: the log has them, the client gets a generic message.

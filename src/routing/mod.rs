@@ -14,6 +14,7 @@ pub mod proxies;
 pub mod scim;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<proxies::TrustedProxies>,
     /// False when `/metrics` has a listener of its own ([`metrics_router`]).
     pub metrics_on_main_listener: bool,
+    /// Set when the process is shutting down: `/readyz` answers 503 from then on.
+    pub draining: Arc<AtomicBool>,
 }
 
 /// The SCIM routes of one base path (relative to it).

@@ -1,6 +1,8 @@
 //! Operator endpoints: liveness, readiness, Prometheus metrics. Their errors use the admin API's
 //! body, `{"status": <int>, "message": "…"}` (design §2).
 
+use std::sync::atomic::Ordering;
+
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -16,8 +18,15 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The database answers and every migration is applied.
+/// The database answers, every migration is applied, and the process is not shutting down.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.draining.load(Ordering::Relaxed) {
+        return admin_error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: shutting down",
+            Some(READY_RETRY_AFTER_SECS),
+        );
+    }
     match state.services.instance().ready().await {
         Ok(true) => (StatusCode::OK, "ready\n").into_response(),
         Ok(false) => admin_error_response(
@@ -36,21 +45,28 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition. Catalog and team gauges are read from the database at scrape
-/// time (a few grouped queries), so every replica reports the same, current values.
+/// Prometheus text exposition. Catalog, team, conflict and audit gauges are read from the
+/// database at scrape time (a few grouped queries), so every replica reports the same, current
+/// values.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state.services.instance().stats().await {
+    let instance = state.services.instance();
+    match instance.stats().await {
         Ok(stats) => {
             for (org, s) in stats {
                 let org = org.to_string();
                 metrics::gauge!("scimgate_catalog_rows", "org" => org.clone()).set(s.catalog_rows as f64);
                 metrics::gauge!("scimgate_teams", "org" => org.clone(), "state" => "delegated")
                     .set(s.delegated_teams as f64);
-                metrics::gauge!("scimgate_teams", "org" => org, "state" => "orphaned")
+                metrics::gauge!("scimgate_teams", "org" => org.clone(), "state" => "orphaned")
                     .set(s.orphaned_teams as f64);
+                metrics::gauge!("scimgate_open_conflicts", "org" => org).set(s.open_conflicts as f64);
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not read catalog statistics for /metrics"),
+    }
+    match instance.oldest_audit_event_age().await {
+        Ok(age) => metrics::gauge!("scimgate_audit_oldest_event_age_seconds").set(age.unwrap_or(0.0)),
+        Err(e) => tracing::warn!(error = %e, "could not read the oldest audit event for /metrics"),
     }
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(

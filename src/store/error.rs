@@ -91,6 +91,7 @@ fn is_unavailable(err: &DbErr) -> bool {
                     | SqlxError::PoolClosed
                     | SqlxError::Io(_)
                     | SqlxError::Tls(_)
+                    | SqlxError::Protocol(_)
                     | SqlxError::WorkerCrashed
             ) || is_busy(e)
         }
@@ -98,11 +99,20 @@ fn is_unavailable(err: &DbErr) -> bool {
     }
 }
 
-/// Retryable, not a bug: SQLite's "database is locked" after the busy timeout (contention), and
+/// Retryable, not a bug: SQLite's "database is locked" after the busy timeout (contention);
 /// PostgreSQL cancelling a statement past `statement_timeout` (57014: the database could not
-/// answer in time, a 503 with `Retry-After`, never a 500).
+/// answer in time), a connection lost or refused (class 08), the server shutting down, crashed or
+/// still starting (57P01–57P03), out of connections (53300), and a deadlock or serialization
+/// failure (40P01, 40001), whose transaction was rolled back whole. Each is a 503 with
+/// `Retry-After`, never a 500.
 fn is_busy(e: &sea_orm::sqlx::Error) -> bool {
-    matches!(e, sea_orm::sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517") | Some("57014")))
+    let sea_orm::sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    matches!(
+        db.code().as_deref(),
+        Some("5" | "6" | "517" | "57014" | "57P01" | "57P02" | "57P03" | "53300" | "40P01" | "40001")
+    ) || db.code().is_some_and(|code| code.starts_with("08"))
 }
 
 #[cfg(test)]

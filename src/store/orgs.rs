@@ -47,13 +47,18 @@ impl Store {
     }
 
     /// Turns SSO on or off for one organization; `None` if it does not exist.
+    /// Every replica hears of it at once (see [`super::notify`]).
     pub async fn set_sso_active(&self, id: i64, active: bool) -> Result<Option<Org>, StoreError> {
-        let Some(row) = organization::Entity::find_by_id(id).one(self.conn()).await? else {
+        let txn = self.begin_write().await?;
+        let Some(row) = organization::Entity::find_by_id(id).one(&txn).await? else {
             return Ok(None);
         };
         let mut row: organization::ActiveModel = row.into();
         row.sso_active = Set(active);
-        Ok(Some(row.update(self.conn()).await?.into()))
+        let org = row.update(&txn).await?.into();
+        super::notify::announce(&txn, id).await?;
+        txn.commit().await?;
+        Ok(Some(org))
     }
 
     /// One organization by id.

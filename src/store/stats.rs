@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use entity::{idp_group, team};
+use entity::{audit_event, idp_group, team, uniqueness_conflict};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{EntityTrait, QuerySelect};
+use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
 
 use super::{Store, StoreError};
 
@@ -14,6 +14,8 @@ pub struct OrgStats {
     pub catalog_rows: i64,
     pub delegated_teams: i64,
     pub orphaned_teams: i64,
+    /// Display names this organization's IdP pushed that another group holds.
+    pub open_conflicts: i64,
 }
 
 impl Store {
@@ -52,6 +54,29 @@ impl Store {
             stats.delegated_teams = delegated;
             stats.orphaned_teams = orphaned;
         }
+        let conflicts: Vec<(i64, i64)> = uniqueness_conflict::Entity::find()
+            .select_only()
+            .column(uniqueness_conflict::Column::OrgId)
+            .column_as(Expr::col(uniqueness_conflict::Column::DisplayKey).count(), "n")
+            .group_by(uniqueness_conflict::Column::OrgId)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        for (org, n) in conflicts {
+            out.entry(org).or_default().open_conflicts = n;
+        }
         Ok(out)
+    }
+
+    /// When the oldest audit event happened (µs since the epoch); `None` when there is none.
+    pub async fn oldest_audit_event(&self) -> Result<Option<i64>, StoreError> {
+        // Ids grow with time: the primary key finds the oldest without scanning.
+        Ok(audit_event::Entity::find()
+            .select_only()
+            .column(audit_event::Column::At)
+            .order_by_asc(audit_event::Column::Id)
+            .into_tuple()
+            .one(self.conn())
+            .await?)
     }
 }

@@ -9,7 +9,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::audit::{self, AuditContext};
-use super::{Store, StoreError, now_micros};
+use super::{Store, StoreError, notify, now_micros};
 
 /// What a valid token resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +115,7 @@ impl Store {
             })),
         )
         .await?;
+        notify::announce(&txn, org_id).await?;
         txn.commit().await?;
         Ok(Some(row.id))
     }
@@ -135,6 +136,7 @@ impl Store {
             Some(json!({"action": "revoked"})),
         )
         .await?;
+        notify::announce(&txn, org_id).await?;
         txn.commit().await?;
         Ok(true)
     }

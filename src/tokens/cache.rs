@@ -1,6 +1,8 @@
 //! Bearer token → organization, cached. Staleness bound: an entry (accepting or rejecting) is used
 //! for at most [`TTL`], so a rotated or revoked token stops working on every replica sharing the
-//! database within one second. The map is size-bounded so sprayed garbage tokens cannot grow it.
+//! database within one second even when no announcement reaches it; on PostgreSQL the
+//! announcement (see [`crate::store::notify`]) drops the organization's entries at once. The map
+//! is size-bounded so sprayed garbage tokens cannot grow it.
 
 use std::time::{Duration, Instant};
 
@@ -62,7 +64,15 @@ impl TokenCache {
         Ok(owner)
     }
 
-    /// Forgets every entry (after this process changed a token, so it sees the change at once).
+    /// Forgets the entries of `org_id`'s tokens: its other tenants' entries stay. Rejections need
+    /// not go: a hash that named no active token cannot name a token issued later (a new token
+    /// is 256 fresh random bits), and one revoked stays revoked.
+    pub fn forget_org(&self, org_id: i64) {
+        self.entries
+            .retain(|_, e| e.owner.as_ref().is_none_or(|o| o.org_id != org_id));
+    }
+
+    /// Forgets every entry (announcements may have been missed).
     pub fn clear(&self) {
         self.entries.clear();
     }

@@ -7,18 +7,46 @@ pub mod cache;
 pub mod usage;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hmac};
 
+use crate::store::notify::TenantChange;
 use crate::store::{Store, StoreError};
 use cache::TokenCache;
 use usage::TokenUsage;
 
 pub use crate::store::audit::AuditContext;
 pub use crate::store::tokens::{IssueMode, TokenInfo, TokenOwner};
+
+/// First and longest pause before the change listener tries to reconnect.
+const RETRY_MIN: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// Why cached owners were dropped (`scimgate_cache_invalidations_total{source}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    /// This replica made the change.
+    Local,
+    /// Another replica announced it.
+    Notify,
+    /// Announcements may have been missed: everything goes.
+    Resync,
+}
+
+impl Invalidation {
+    fn count(self) {
+        let source = match self {
+            Invalidation::Local => "local",
+            Invalidation::Notify => "notify",
+            Invalidation::Resync => "resync",
+        };
+        metrics::counter!("scimgate_cache_invalidations_total", "source" => source).increment(1);
+    }
+}
 
 /// Recognisable prefix so secret scanners can find leaked tokens.
 pub const PREFIX: &str = "scimgate_";
@@ -139,20 +167,67 @@ impl Tokens {
         audit: &AuditContext,
     ) -> Result<Option<NewToken>, IssueError> {
         let issued = issue(&self.store, &self.hasher, org_id, mode, audit).await?;
-        self.cache.clear();
+        self.forget_org(org_id, Invalidation::Local);
         Ok(issued)
     }
 
     /// Revokes the active token of `org_id`; false when there was none.
     pub async fn revoke(&self, org_id: i64, audit: &AuditContext) -> Result<bool, StoreError> {
         let revoked = revoke(&self.store, org_id, audit).await?;
-        self.cache.clear();
+        self.forget_org(org_id, Invalidation::Local);
         Ok(revoked)
     }
 
-    /// Forgets cached owners (the cache holds each organization's SSO switch too).
-    pub fn forget_cached(&self) {
+    /// Forgets what is cached of `org_id` (its tokens' owners, with its SSO switch), so this
+    /// replica sees a change it made at once; the others hear of it through the store.
+    pub fn forget_org(&self, org_id: i64, source: Invalidation) {
+        self.cache.forget_org(org_id);
+        source.count();
+    }
+
+    /// Listens for the tenant changes other replicas announce (PostgreSQL), for the life of the
+    /// process: each drops that organization's entries at once; a lost connection drops them all
+    /// and is retried, with the cache's one-second bound as the fallback meanwhile.
+    pub fn spawn_change_listener(&self) {
+        let tokens = self.clone();
+        tokio::spawn(async move { tokens.listen_for_changes().await });
+    }
+
+    async fn listen_for_changes(self) {
+        let connected = metrics::gauge!("scimgate_notify_listener_connected");
+        let mut retry = RETRY_MIN;
+        loop {
+            match self.store.tenant_changes().await {
+                // SQLite: nothing to listen to.
+                Ok(None) => return,
+                Ok(Some(mut changes)) => {
+                    connected.set(1.0);
+                    retry = RETRY_MIN;
+                    // Whatever was announced before the subscription started went unheard.
+                    self.forget_all();
+                    loop {
+                        match changes.next().await {
+                            Ok(TenantChange::Org(org_id)) => self.forget_org(org_id, Invalidation::Notify),
+                            Ok(TenantChange::Missed) => self.forget_all(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "tenant change listener lost its connection; retrying");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "tenant change listener cannot connect; retrying"),
+            }
+            connected.set(0.0);
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(RETRY_MAX);
+        }
+    }
+
+    /// Forgets every cached owner (announcements may have been missed).
+    pub fn forget_all(&self) {
         self.cache.clear();
+        Invalidation::Resync.count();
     }
 
     /// Writes recorded uses every [`usage::FLUSH_EVERY`] until the process ends.

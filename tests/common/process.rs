@@ -316,3 +316,29 @@ pub fn dechunk(mut body: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A new, empty database on the PostgreSQL server of `base` (a database URL), for a test that
+/// must see what a first start does to it; its URL.
+pub async fn fresh_postgres_database(base: &str, prefix: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let name = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
+    let admin = sea_orm::Database::connect(base)
+        .await
+        .expect("connect to the test PostgreSQL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a database");
+    let mut url = url::Url::parse(base).expect("a PostgreSQL URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Sends SIGTERM to a process.
+pub fn terminate(pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "SIGTERM to {pid}");
+}

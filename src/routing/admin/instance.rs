@@ -120,9 +120,6 @@ pub async fn update(
     let id = org_path(&org_id)?;
     let input: OrgUpdate = json_body(body).await?;
     let org = instance.set_sso_active(id, input.sso_active).await?;
-    // The token cache holds the SSO flag too: this replica applies the switch at once, the
-    // others within the cache's one-second bound.
-    state.services.tokens().forget_cached();
     Ok(json_response(StatusCode::OK, org_json(&org)))
 }
 

@@ -61,3 +61,34 @@ async fn catalog_teams_and_token_operations_are_measured() {
         assert_eq!(ops(&after, op) - ops(&before, op), 1.0, "{op}: {after}");
     }
 }
+
+/// `scimgate_open_conflicts{org}`: a display name the organization's IdP pushed that another
+/// organization holds counts until the name frees up.
+#[tokio::test]
+async fn open_uniqueness_conflicts_are_measured_per_organization() {
+    let app = TestApp::new().await;
+    let holder = app.org("conflict-holder").await;
+    let pusher = app.org("conflict-pusher").await;
+    let open = |text: &str| {
+        metric_sum(
+            text,
+            "scimgate_open_conflicts",
+            &[("org", &pusher.id.to_string())],
+        )
+    };
+    let name = unique("Contested");
+    let held = Scim::new(&app, &holder).create_group(&name).await;
+    let refused = Scim::new(&app, &pusher)
+        .post("/Groups", &serde_json::json!({"displayName": name}))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(open(&app.metrics_text().await), 1.0);
+    assert_eq!(
+        Scim::new(&app, &holder)
+            .delete(&format!("/Groups/{held}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(open(&app.metrics_text().await), 0.0, "the name is free again");
+}

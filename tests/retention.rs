@@ -1,19 +1,24 @@
 //! Audit retention: events older than the retention period are deleted (in batches, across
-//! several of them here), newer ones and the rest of the database stay.
+//! several of them here), newer ones and the rest of the database stay; `/metrics` counts the
+//! deletions and shows the oldest event's age.
 
 mod common;
 
-use common::{Scim, TestApp, unique};
+use common::{Scim, TestApp, metric_sum, unique};
 use sea_orm::ConnectionTrait;
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
 #[tokio::test]
 async fn events_older_than_the_retention_period_are_deleted_in_batches_and_newer_ones_stay() {
-    let app = TestApp::new().await;
+    // A database of its own: the oldest event's age is the whole table's.
+    let db = if common::on_postgres() {
+        common::process::fresh_postgres_database(&common::database_url(), "scimgate_retention").await
+    } else {
+        common::sqlite_url()
+    };
+    let app = TestApp::with(&db, scimgate::config::ServeArgs::default()).await;
     let org = app.org("retention").await;
-    // A real event of today, written by a real change.
-    Scim::new(&app, &org).create_group(&unique("Retained")).await;
     let now = scimgate::store::now_micros();
     let old = now - 401 * DAY_MICROS;
     let recent = now - 399 * DAY_MICROS;
@@ -39,6 +44,8 @@ async fn events_older_than_the_retention_period_are_deleted_in_batches_and_newer
     sql.execute_unprepared(&insert(recent, 7, "recent"))
         .await
         .expect("recent events");
+    // A real event of today, written by a real change after the old ones (ids follow time).
+    Scim::new(&app, &org).create_group(&unique("Retained")).await;
     let count = |tag: &'static str| {
         let sql = &sql;
         async move {
@@ -57,6 +64,13 @@ async fn events_older_than_the_retention_period_are_deleted_in_batches_and_newer
         }
     };
     assert_eq!(count("expired").await, 2_500);
+    let metrics = app.metrics_text().await;
+    let deleted_before = metric_sum(&metrics, "scimgate_audit_events_deleted_total", &[]);
+    let oldest = metric_sum(&metrics, "scimgate_audit_oldest_event_age_seconds", &[]);
+    assert!(
+        oldest >= (401 * 86_400 - 60) as f64,
+        "oldest event's age: {oldest} s"
+    );
 
     let deleted = scimgate::retention::purge_expired(&app.store, 400)
         .await
@@ -68,6 +82,14 @@ async fn events_older_than_the_retention_period_are_deleted_in_batches_and_newer
         "every expired event goes, over several batches"
     );
     assert_eq!(count("recent").await, 7, "events inside the period stay");
+    let metrics = app.metrics_text().await;
+    let counted = metric_sum(&metrics, "scimgate_audit_events_deleted_total", &[]) - deleted_before;
+    assert!(counted >= 2_500.0, "the deletions are counted: {counted}");
+    let oldest = metric_sum(&metrics, "scimgate_audit_oldest_event_age_seconds", &[]);
+    assert!(
+        oldest < (400 * 86_400) as f64,
+        "oldest event's age after the purge: {oldest} s"
+    );
     let today = app
         .send(
             axum::http::Method::GET,

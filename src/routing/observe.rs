@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header::HeaderName};
+use axum::http::{HeaderValue, Method, StatusCode, header, header::HeaderName};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures::FutureExt;
@@ -78,7 +78,8 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Seconds an IdP should wait before retrying a request that ran out of time.
+/// Seconds an IdP should wait before retrying a request that ran out of time (and any 503 that
+/// did not say).
 const TIMEOUT_RETRY_AFTER_SECS: u64 = 5;
 
 /// Wraps every request.
@@ -146,6 +147,14 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     );
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    // Design §5: a 503 always says when to come back, whichever layer made it (IdPs that see none
+    // retry at once, which is what an unavailable database needs least).
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from(TIMEOUT_RETRY_AFTER_SECS));
     }
     response
 }

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use entity::{audit_event, idp_group, team, uniqueness_conflict};
+use entity::{idp_group, team, uniqueness_conflict};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect, Statement};
 
 use super::{Store, StoreError};
 
@@ -70,13 +70,19 @@ impl Store {
 
     /// When the oldest audit event happened (µs since the epoch); `None` when there is none.
     pub async fn oldest_audit_event(&self) -> Result<Option<i64>, StoreError> {
-        // Ids grow with time: the primary key finds the oldest without scanning.
-        Ok(audit_event::Entity::find()
-            .select_only()
-            .column(audit_event::Column::At)
-            .order_by_asc(audit_event::Column::Id)
-            .into_tuple()
-            .one(self.conn())
-            .await?)
+        // Ids follow time up to commit order, so the oldest event is among the lowest ids: the
+        // primary key finds them without scanning the table (no index on `at` alone), and looking
+        // at a thousand absorbs transactions that committed out of order.
+        let row = self
+            .conn()
+            .query_one_raw(Statement::from_string(
+                self.backend(),
+                "SELECT MIN(at) FROM (SELECT at FROM audit_events ORDER BY id LIMIT 1000) AS lowest",
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<Option<i64>>(0)?,
+            None => None,
+        })
     }
 }

@@ -155,3 +155,37 @@ fall back to a SQLite file on a read-only disk, and the missing file names the p
 {{- add .shutdownDelaySeconds .shutdownGraceSeconds .terminationMarginSeconds }}
 {{- end }}
 {{- end }}
+
+{{/*
+Refuses, at render time, the combinations scimgate would refuse at start (README "Configuration").
+*/}}
+{{- define "scimgate.validate" -}}
+{{- $keys := include "scimgate.secretKeys" . | splitList "," }}
+{{- $admin := .Values.config.adminJwt }}
+{{- $idp := .Values.config.idp }}
+{{- if and $admin.keys (has "admin-jwt-hs256-secret" $keys) }}
+{{- fail "config.adminJwt.keys and an admin HS256 secret: set one (two trust roots would let an HS256 token through)" }}
+{{- end }}
+{{- if and $admin.keys (not $admin.issuer) }}
+{{- fail "config.adminJwt.issuer is required with config.adminJwt.keys" }}
+{{- end }}
+{{- $sources := 0 }}
+{{- range (list $idp.jwksUrl $idp.jwks (has "idp-jwt-hs256-secret" $keys)) }}
+{{- if . }}{{ $sources = add1 $sources }}{{ end }}
+{{- end }}
+{{- if gt $sources 1 }}
+{{- fail "set one of config.idp.jwksUrl, config.idp.jwks and the IdP HS256 secret, not several" }}
+{{- end }}
+{{- if and (eq $sources 1) (not (and $idp.issuer $idp.audience)) }}
+{{- fail "config.idp.issuer and config.idp.audience are required with an IdP key source" }}
+{{- end }}
+{{- if and $idp.audience (eq $idp.audience $admin.audience) }}
+{{- fail "config.idp.audience must differ from config.adminJwt.audience" }}
+{{- end }}
+{{- if and .Values.secret.idpJwtHs256Secret (eq .Values.secret.idpJwtHs256Secret .Values.secret.adminJwtHs256Secret) }}
+{{- fail "secret.idpJwtHs256Secret must differ from secret.adminJwtHs256Secret" }}
+{{- end }}
+{{- if and .Values.database.caSecret .Values.database.caConfigMap }}
+{{- fail "database.caSecret and database.caConfigMap: give one" }}
+{{- end }}
+{{- end }}

@@ -12,7 +12,7 @@ pub mod logins;
 mod membership;
 pub mod notify;
 pub mod orgs;
-mod retention;
+pub mod retention;
 pub mod stats;
 pub mod teams;
 pub mod tokens;

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use super::{Store, StoreError};
 
 /// Arbitrary constant naming scimgate's PostgreSQL advisory lock for the audit purge.
-const RETENTION_LOCK_ID: i64 = 0x5c13_a0d1;
+pub const RETENTION_LOCK_ID: i64 = 0x5c13_a0d1;
 
 impl Store {
     /// Deletes up to `batch` audit events older than `cutoff` (µs since the epoch), oldest first.

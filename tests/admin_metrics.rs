@@ -1,5 +1,5 @@
-//! Issue 3's metrics: catalog size per organization, delegated and orphaned team counts (read
-//! from the database at scrape time), token operations.
+//! Issue 3's metrics: catalog size per organization, delegated and orphaned team counts and open
+//! conflicts (read from the database at scrape time), token operations.
 
 mod common;
 
@@ -60,13 +60,13 @@ async fn catalog_teams_and_token_operations_are_measured() {
     for op in ["generate", "rotate", "revoke"] {
         assert_eq!(ops(&after, op) - ops(&before, op), 1.0, "{op}: {after}");
     }
+    open_uniqueness_conflicts_are_measured_per_organization(&app).await;
 }
 
 /// `scimgate_open_conflicts{org}`: a display name the organization's IdP pushed that another
-/// organization holds counts until the name frees up.
-#[tokio::test]
-async fn open_uniqueness_conflicts_are_measured_per_organization() {
-    let app = TestApp::new().await;
+/// organization holds counts until the name frees up. Called from the test above: gauges are
+/// process-wide and keyed by organization id, which two SQLite test databases would share.
+async fn open_uniqueness_conflicts_are_measured_per_organization(app: &TestApp) {
     let holder = app.org("conflict-holder").await;
     let pusher = app.org("conflict-pusher").await;
     let open = |text: &str| {
@@ -77,14 +77,14 @@ async fn open_uniqueness_conflicts_are_measured_per_organization() {
         )
     };
     let name = unique("Contested");
-    let held = Scim::new(&app, &holder).create_group(&name).await;
-    let refused = Scim::new(&app, &pusher)
+    let held = Scim::new(app, &holder).create_group(&name).await;
+    let refused = Scim::new(app, &pusher)
         .post("/Groups", &serde_json::json!({"displayName": name}))
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(open(&app.metrics_text().await), 1.0);
     assert_eq!(
-        Scim::new(&app, &holder)
+        Scim::new(app, &holder)
             .delete(&format!("/Groups/{held}"))
             .await
             .status,

@@ -74,7 +74,7 @@ impl Store {
                 )
                 .to_owned(),
             );
-        self.conn().execute(&upsert).await?;
+        self.write_conn().execute(&upsert).await?;
         Ok(())
     }
 

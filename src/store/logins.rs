@@ -291,7 +291,7 @@ impl Store {
             .table(entity::organization::Entity)
             .value(entity::organization::Column::ClaimMatch, claim_match)
             .and_where(entity::organization::Column::Id.eq(org_id));
-        Ok(self.conn().execute(&update).await?.rows_affected() == 1)
+        Ok(self.write_conn().execute(&update).await?.rows_affected() == 1)
     }
 }
 

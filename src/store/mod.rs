@@ -34,13 +34,24 @@ pub use error::{StoreError, Violation};
 /// a request never waits twice.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a write waits its turn for SQLite's one writer connection. Writes queued behind long
+/// ones (a 100,000-member PUT holds the writer about a second) are contention, not an outage: they
+/// wait longer than a request waits for a connection, well inside the request timeout.
+const SQLITE_WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Arbitrary constant naming scimgate's PostgreSQL advisory lock for migrations.
 const MIGRATION_LOCK_ID: i64 = 0x5c13_6a7e;
 
 /// A handle on the database shared by every tenant; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// The pool reads use.
     db: DatabaseConnection,
+    /// Where writes go. On SQLite a pool of one connection: SQLite runs one writer at a time, and
+    /// writers queued in a pool are handed the connection in turn the moment it is free, where
+    /// writers racing on several connections sleep in SQLite's busy handler (1, 2, 5, 10… ms)
+    /// and lose most of the throughput to the sleeps. On PostgreSQL the same pool as reads.
+    writer: DatabaseConnection,
 }
 
 /// Microseconds since the Unix epoch: the one timestamp format of every table (sortable and
@@ -67,6 +78,11 @@ impl Store {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_timeout(ACQUIRE_TIMEOUT)
             .max_connections(pool.max_connections)
+            // sqlx pings a pooled connection on every checkout by default: a round trip (on
+            // SQLite a hop to the connection's thread) before each statement. Pinging only
+            // connections idle for a second keeps the check where it matters (after an outage,
+            // a restart, a proxy's idle cut) and takes it off the hot path.
+            .test_before_acquire_if_idle_for(Duration::from_secs(1))
             .sqlx_logging(false);
         // A runaway statement is cancelled by the server instead of holding its connection
         // until the request timeout fires and the client has long given up.
@@ -83,8 +99,19 @@ impl Store {
                 .pragma("case_sensitive_like", "ON")
                 .create_if_missing(true)
         });
-        let db = Database::connect(options).await.map_err(StoreError::from)?;
-        Ok(Store { db })
+        let db = Database::connect(options.clone())
+            .await
+            .map_err(StoreError::from)?;
+        let writer = match db.get_database_backend() {
+            DbBackend::Sqlite => {
+                options
+                    .max_connections(1)
+                    .acquire_timeout(SQLITE_WRITE_QUEUE_TIMEOUT);
+                Database::connect(options).await.map_err(StoreError::from)?
+            }
+            _ => db.clone(),
+        };
+        Ok(Store { db, writer })
     }
 
     /// Applies pending migrations under a lock, so replicas starting together migrate once.
@@ -122,8 +149,12 @@ impl Store {
     where
         F: Fn(&str) + Send + Sync + 'static,
     {
+        let observe = std::sync::Arc::new(observe);
+        let on_writer = observe.clone();
         self.db
             .set_metric_callback(move |info: &sea_orm::metric::Info<'_>| observe(&info.statement.sql));
+        self.writer
+            .set_metric_callback(move |info: &sea_orm::metric::Info<'_>| on_writer(&info.statement.sql));
     }
 
     /// Which SQL dialect is behind this store.
@@ -136,6 +167,11 @@ impl Store {
         &self.db
     }
 
+    /// Where a single write outside any transaction goes (on SQLite, the one writer connection).
+    pub(crate) fn write_conn(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
     /// Starts a write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a
     /// deferred transaction that reads and then writes fails with "database is locked" under load.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
@@ -145,7 +181,7 @@ impl Store {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        self.db
+        self.writer
             .begin_with_options(options)
             .await
             .map_err(StoreError::from)
@@ -334,12 +370,9 @@ impl Store {
         if let Some(filter) = &query.filter {
             select = select.filter(filter_sql::condition(filter, target).map_err(ListError::Unsupported)?);
         }
-        let total = select
-            .clone()
-            .count(self.conn())
-            .await
-            .map_err(StoreError::from)?;
+        let counted = select.clone();
         if query.count == 0 {
+            let total = counted.count(self.conn()).await.map_err(StoreError::from)?;
             return Ok(Page { total, rows: vec![] });
         }
         let order = if query.descending { Order::Desc } else { Order::Asc };
@@ -355,6 +388,13 @@ impl Store {
             .all(self.conn())
             .await
             .map_err(StoreError::from)?;
+        // A first page that is not full holds the whole result: its length is the total. The
+        // IdPs' lookups (displayName or externalId eq: one row or none) are one statement, not two.
+        let total = if query.start_index <= 1 && (rows.len() as u64) < query.count {
+            rows.len() as u64
+        } else {
+            counted.count(self.conn()).await.map_err(StoreError::from)?
+        };
         Ok(Page { total, rows })
     }
 }

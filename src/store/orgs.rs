@@ -32,7 +32,7 @@ impl Store {
             created_at: Set(now_micros()),
             ..Default::default()
         }
-        .insert(self.conn())
+        .insert(self.write_conn())
         .await?;
         Ok(row.into())
     }

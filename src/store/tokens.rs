@@ -170,7 +170,7 @@ impl Store {
                 .table(scim_token::Entity)
                 .value(scim_token::Column::LastUsedAt, *at)
                 .and_where(scim_token::Column::Id.eq(*token_id));
-            sea_orm::ConnectionTrait::execute(self.conn(), &update).await?;
+            sea_orm::ConnectionTrait::execute(self.write_conn(), &update).await?;
         }
         Ok(())
     }

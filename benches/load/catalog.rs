@@ -1,0 +1,213 @@
+//! Catalog scale: the same lookups, reads and creates at 1,000 and at `SCIMGATE_BENCH_ROWS`
+//! catalog rows spread over 1,000 organizations, seeded in bulk SQL straight into the real schema
+//! (one statement per table: a million POSTs would take longer than the whole benchmark).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use serde_json::json;
+
+use crate::client::{Http, filter, group_body, one, run_for};
+use crate::process::Server;
+use crate::workloads::Case;
+use crate::{Res, err};
+
+pub const ORGS: usize = 1000;
+
+/// The seeded database: organizations `cat-{run}-{i}` with ids `first + i`, rows `i` named
+/// `cat-{i}` (lower-case ASCII: the folded key is the name) in organization `i % ORGS`.
+struct Seeded {
+    sql: DatabaseConnection,
+    backend: DbBackend,
+    first_org: i64,
+    tag: String,
+    rows: usize,
+}
+
+fn row_id(tag: &str, i: usize) -> String {
+    format!("{tag}-0000-7000-8000-{i:012}")
+}
+
+impl Seeded {
+    async fn exec(&self, statement: &str) -> Res<u64> {
+        self.sql
+            .execute_unprepared(statement)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| format!("{e}: {}", &statement[..statement.len().min(200)]))
+    }
+
+    async fn orgs(url: &str, run: &str) -> Res<Seeded> {
+        let sql = Database::connect(url).await.map_err(err("connect for seeding"))?;
+        let backend = sql.get_database_backend();
+        let now = scimgate::store::now_micros();
+        let series = series(backend, 0, ORGS);
+        let seeded = Seeded {
+            sql,
+            backend,
+            first_org: 0,
+            tag: format!("{:08x}", crate::rand_u32()),
+            rows: 0,
+        };
+        seeded
+            .exec(&format!(
+                "{series} INSERT INTO organizations (name, sso_active, created_at) SELECT 'cat-{run}-' || i, TRUE, {now} FROM s ORDER BY i"
+            ))
+            .await?;
+        let ids = seeded
+            .sql
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("SELECT MIN(id) AS lo, MAX(id) AS hi, COUNT(*) AS n FROM organizations WHERE name LIKE 'cat-{run}-%'"),
+            ))
+            .await
+            .map_err(err("org ids"))?
+            .ok_or("no org ids")?;
+        let (lo, hi): (i64, i64) = (
+            ids.try_get("", "lo").map_err(err("lo"))?,
+            ids.try_get("", "hi").map_err(err("hi"))?,
+        );
+        // The row → organization mapping below relies on one contiguous block of ids, in order.
+        if hi - lo + 1 != ORGS as i64 {
+            return Err(format!("organization ids not contiguous: {lo}..{hi}"));
+        }
+        let check: String = seeded
+            .sql
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("SELECT name FROM organizations WHERE id = {}", lo + 7),
+            ))
+            .await
+            .map_err(err("org name"))?
+            .ok_or("no org")?
+            .try_get("", "name")
+            .map_err(err("name"))?;
+        if check != format!("cat-{run}-7") {
+            return Err(format!("organization ids out of name order: {check}"));
+        }
+        Ok(Seeded {
+            first_org: lo,
+            ..seeded
+        })
+    }
+
+    /// Rows up to `total` (from what is there).
+    async fn grow(&mut self, total: usize) -> Res<()> {
+        if total <= self.rows {
+            return Ok(());
+        }
+        let now = scimgate::store::now_micros();
+        let (tag, first) = (&self.tag, self.first_org);
+        let id = match self.backend {
+            DbBackend::Postgres => format!("'{tag}-0000-7000-8000-' || lpad(i::text, 12, '0')"),
+            _ => format!("printf('{tag}-0000-7000-8000-%012d', i)"),
+        };
+        let statement = format!(
+            "{} INSERT INTO idp_groups (id, org_id, display_name, display_key, display_key_version, external_id, source, created_at, updated_at, version) \
+             SELECT {id}, {first} + (i % {ORGS}), 'cat-' || i, 'cat-' || i, 1, NULL, 'SCIM', {now}, {now}, 1 FROM s",
+            series(self.backend, self.rows, total)
+        );
+        let inserted = self.exec(&statement).await?;
+        if inserted as usize != total - self.rows {
+            return Err(format!("seeded {inserted} rows, wanted {}", total - self.rows));
+        }
+        self.rows = total;
+        if self.backend == DbBackend::Postgres {
+            // What autovacuum would have done by the time a real catalog got this big.
+            self.exec("ANALYZE idp_groups").await?;
+            self.exec("ANALYZE organizations").await?;
+        }
+        Ok(())
+    }
+
+    /// Rows of organization `k`: `k`, `k + ORGS`, …
+    fn rows_of(&self, k: usize) -> Vec<(String, String)> {
+        (k..self.rows)
+            .step_by(ORGS)
+            .map(|i| (row_id(&self.tag, i), format!("cat-{i}")))
+            .collect()
+    }
+}
+
+/// `WITH RECURSIVE s(i)` / `generate_series` over `[from, to)`, as a CTE named `s`.
+fn series(backend: DbBackend, from: usize, to: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("WITH s(i) AS (SELECT generate_series({from}, {}))", to - 1),
+        _ => format!(
+            "WITH RECURSIVE s(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM s WHERE i < {})",
+            to - 1
+        ),
+    }
+}
+
+/// Seeds and measures at each size of `sizes` (ascending) on the server at `server`, with tokens
+/// issued for the first `clients` organizations; VmRSS after each size.
+pub async fn scale(
+    server: &Server,
+    url: &str,
+    run: &str,
+    sizes: &[usize],
+    clients: usize,
+    duration: Duration,
+) -> Res<Vec<Case>> {
+    let mut seeded = Seeded::orgs(url, run).await?;
+    let mut https = Vec::new();
+    for k in 0..clients {
+        let org = seeded.first_org + k as i64;
+        let token = crate::cli(url, &[], &["token", "generate", &org.to_string()]).await?;
+        https.push(Http::new(
+            &server.addr,
+            &format!("/api/orgs/{org}/scim/v2"),
+            &token,
+        ));
+    }
+    let https = Arc::new(https);
+    let mut cases = Vec::new();
+    for &size in sizes {
+        let seeding = std::time::Instant::now();
+        seeded.grow(size).await?;
+        let seed_seconds = seeding.elapsed().as_secs_f64();
+        let rows: Arc<Vec<Vec<(String, String)>>> =
+            Arc::new((0..clients).map(|k| seeded.rows_of(k)).collect());
+        let mut figures = Vec::new();
+        let lookup = format!("lookup at {size} rows");
+        let get = format!("GET by id at {size} rows");
+        let create = format!("create at {size} rows");
+        for (op, kind) in [(lookup, 0), (get, 1), (create, 2)] {
+            let (https, rows, run) = (https.clone(), rows.clone(), run.to_owned());
+            let (samples, wall) = run_for(clients, duration, move |w, i| {
+                let http = https[w].clone();
+                let (id, name) = rows[w][(i * 31 + w) % rows[w].len()].clone();
+                let (op, run) = (op.clone(), run.clone());
+                async move {
+                    let answer = match kind {
+                        0 => {
+                            http.get(&format!("/Groups?filter={}", filter("displayName", &name)))
+                                .await
+                        }
+                        1 => http.get(&format!("/Groups/{id}")).await,
+                        _ => {
+                            http.post("/Groups", &group_body(&format!("new-{run}-{size}-{w}-{i}"), None))
+                                .await
+                        }
+                    };
+                    one(&op, &answer)
+                }
+            })
+            .await;
+            figures.extend(samples.figures(wall));
+        }
+        let rss_mib = server.rss_kib() as f64 / 1024.0;
+        cases.push(
+            Case::new(
+                &format!("Catalog at {size} rows over {ORGS} organizations"),
+                figures,
+            )
+            .note("rows", json!(size))
+            .note("rss_mib_after", json!(rss_mib))
+            .note("seed_seconds", json!(seed_seconds)),
+        );
+    }
+    Ok(cases)
+}

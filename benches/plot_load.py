@@ -49,6 +49,33 @@ def plot_catalog(doc, out):
     plt.close(fig)
 
 
+def plot_group_size(doc, out):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for backend in doc["backends"]:
+        series = {}
+        for case in backend["cases"]:
+            if not case["name"].startswith("Group size"):
+                continue
+            for f in case["figures"]:
+                m = re.match(r"(.*), (\d+) members$", f["operation"])
+                if m:
+                    series.setdefault(m.group(1), []).append((int(m.group(2)), f["p99_ms"]))
+        for kind, points in sorted(series.items()):
+            points.sort()
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                    label=f'{backend["backend"]}: {kind}')
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("members in the group")
+    ax.set_ylabel("p99 latency (ms)")
+    ax.set_title("p99 against group size (8 clients on one group)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "p99-vs-group-size.png", dpi=120)
+    plt.close(fig)
+
+
 def plot_floor(doc, out):
     backends = doc["backends"]
     fig, axes = plt.subplots(1, len(backends), figsize=(6.5 * len(backends), 4.8), squeeze=False)
@@ -97,6 +124,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     doc = json.loads(results.read_text())
     plot_catalog(doc, out)
+    plot_group_size(doc, out)
     plot_floor(doc, out)
     plot_memory(doc, out)
     print(f"plots written to {out}")

@@ -211,3 +211,123 @@ pub async fn scale(
     }
     Ok(cases)
 }
+
+/// Group size: the same reads and a one-member change on a group of `small` and of `large`
+/// members (users and memberships seeded in bulk SQL), all clients on the one group. Reads without
+/// members and one-member changes should not grow with the group; a read with members does.
+pub async fn group_size(
+    org: &crate::workloads::Org,
+    url: &str,
+    sizes: &[usize],
+    clients: usize,
+    duration: Duration,
+) -> Res<Case> {
+    let sql = Database::connect(url).await.map_err(err("connect for seeding"))?;
+    let backend = sql.get_database_backend();
+    let tag = format!("{:08x}", crate::rand_u32());
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    // One more than the largest group: a user outside every group, for the one-member change.
+    seed_users(&sql, backend, org.id, &tag, largest + 1).await?;
+    let outsider = row_id(&tag, largest);
+    let mut figures = Vec::new();
+    for &size in sizes {
+        let answer = org
+            .http
+            .post("/Groups", &group_body(&format!("size-{tag}-{size}"), None))
+            .await?;
+        let group = crate::client::created_id(&answer, "group-size group")?;
+        let linked = sql
+            .execute_unprepared(&format!(
+                "INSERT INTO group_members (group_id, user_id, org_id) SELECT '{group}', id, org_id FROM scim_users \
+                 WHERE org_id = {} AND id >= '{tag}-0000-7000-8000-000000000000' AND id < '{}' ",
+                org.id,
+                row_id(&tag, size)
+            ))
+            .await
+            .map_err(err("link members"))?
+            .rows_affected();
+        if linked as usize != size {
+            return Err(format!("linked {linked} members, wanted {size}"));
+        }
+        if backend == DbBackend::Postgres {
+            sql.execute_unprepared("ANALYZE group_members")
+                .await
+                .map_err(err("analyze"))?;
+        }
+        let path = format!("/Groups/{group}");
+        let ops: [(String, u8); 3] = [
+            (
+                format!("GET /Groups/{{id}}?excludedAttributes=members, {size} members"),
+                0,
+            ),
+            (format!("GET /Groups/{{id}} with members, {size} members"), 1),
+            (format!("PATCH add + remove one member, {size} members"), 2),
+        ];
+        for (op, kind) in ops {
+            let (http, path, outsider) = (org.http.clone(), path.clone(), outsider.clone());
+            let (samples, wall) = run_for(clients, duration, move |_, _| {
+                let (http, path, op) = (http.clone(), path.clone(), op.clone());
+                let member = json!([{"value": outsider.clone()}]);
+                async move {
+                    match kind {
+                        0 => one(
+                            &op,
+                            &http.get(&format!("{path}?excludedAttributes=members")).await,
+                        ),
+                        1 => one(&op, &http.get(&path).await),
+                        _ => {
+                            let mut s = one(
+                                &op,
+                                &http
+                                    .patch(&path, json!([{"op": "add", "path": "members", "value": member}]))
+                                    .await,
+                            );
+                            s.record(
+                                &op,
+                                &http
+                                    .patch(
+                                        &path,
+                                        json!([{"op": "remove", "path": "members", "value": member}]),
+                                    )
+                                    .await,
+                            );
+                            s
+                        }
+                    }
+                }
+            })
+            .await;
+            figures.extend(samples.figures(wall));
+        }
+    }
+    Ok(Case::new("Group size (all clients on one group)", figures).note("sizes", json!(sizes)))
+}
+
+/// `n` users of `org` with ids `{tag}-0000-7000-8000-{i:012}` (uuid-shaped, as the column wants).
+async fn seed_users(sql: &DatabaseConnection, backend: DbBackend, org: i64, tag: &str, n: usize) -> Res<()> {
+    let now = scimgate::store::now_micros();
+    let (id, name) = match backend {
+        DbBackend::Postgres => (
+            format!("'{tag}-0000-7000-8000-' || lpad(i::text, 12, '0')"),
+            format!("'u' || i || '@{tag}.load.example'"),
+        ),
+        _ => (
+            format!("printf('{tag}-0000-7000-8000-%012d', i)"),
+            format!("('u' || i || '@{tag}.load.example')"),
+        ),
+    };
+    let statement = format!(
+        "{} INSERT INTO scim_users (id, org_id, user_name, user_name_key, external_id, active, display_name_key, document, created_at, updated_at, version) \
+         SELECT {id}, {org}, {name}, {name}, NULL, TRUE, NULL, '{{\"userName\":\"' || {name} || '\"}}', {now}, {now}, 1 FROM s",
+        series(backend, 0, n)
+    );
+    let inserted = sql
+        .execute_unprepared(&statement)
+        .await
+        .map_err(|e| format!("seed users: {e}"))?
+        .rows_affected();
+    if inserted as usize != n {
+        return Err(format!("seeded {inserted} users, wanted {n}"));
+    }
+    Ok(())
+}

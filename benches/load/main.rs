@@ -138,17 +138,22 @@ impl Databases {
                 self.created.push(url.clone());
                 url
             }
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                bench_dir()
-                    .join(format!("load-{what}-{}.db", uuid::Uuid::now_v7().simple()))
-                    .display()
-            ),
+            None => {
+                let path = bench_dir().join(format!("load-{what}-{}.db", uuid::Uuid::now_v7().simple()));
+                self.created.push(path.display().to_string());
+                format!("sqlite://{}?mode=rwc", path.display())
+            }
         }
     }
 
+    /// Drops the PostgreSQL databases, or removes the SQLite files (a million rows is ~0.3 GB).
     async fn drop_all(&mut self) {
         let Some(base) = &self.postgres_base else {
+            for path in self.created.drain(..) {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{path}{suffix}"));
+                }
+            }
             return;
         };
         use sea_orm::ConnectionTrait;
@@ -354,6 +359,12 @@ async fn run_backend(
         }
         Err(e) => eprintln!("[{label}] logins skipped: {e}"),
     }
+
+    eprintln!("[{label}] group size");
+    let mut sized = make_orgs(&db, &server, 1, "sized", &run).await?;
+    workloads::create_users(&mut sized, 1, &run).await?;
+    let sizes = if cfg.quick { [10, 1_000] } else { [10, 10_000] };
+    cases.push(catalog::group_size(&sized[0], &db, &sizes, cfg.clients, d).await?);
 
     eprintln!("[{label}] floor");
     let known: Vec<floor::Known> = groups

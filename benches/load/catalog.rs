@@ -8,7 +8,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use serde_json::json;
 
-use crate::client::{Http, filter, group_body, one, run_for};
+use crate::client::{Cpu, Http, filter, group_body, one, run_for};
 use crate::process::Server;
 use crate::workloads::Case;
 use crate::{Res, err};
@@ -176,6 +176,7 @@ pub async fn scale(
         let create = format!("create at {size} rows");
         for (op, kind) in [(lookup, 0), (get, 1), (create, 2)] {
             let (https, rows, run) = (https.clone(), rows.clone(), run.to_owned());
+            let cpu = Cpu::start(Some(server.pid()));
             let (samples, wall) = run_for(clients, duration, move |w, i| {
                 let http = https[w].clone();
                 let (id, name) = rows[w][(i * 31 + w) % rows[w].len()].clone();
@@ -196,7 +197,7 @@ pub async fn scale(
                 }
             })
             .await;
-            figures.extend(samples.figures(wall));
+            figures.extend(cpu.attribute(samples.figures(wall)));
         }
         let rss_mib = server.rss_kib() as f64 / 1024.0;
         cases.push(
@@ -221,6 +222,7 @@ pub async fn group_size(
     sizes: &[usize],
     clients: usize,
     duration: Duration,
+    pid: Option<u32>,
 ) -> Res<Case> {
     let sql = Database::connect(url).await.map_err(err("connect for seeding"))?;
     let backend = sql.get_database_backend();
@@ -265,6 +267,7 @@ pub async fn group_size(
         ];
         for (op, kind) in ops {
             let (http, path, outsider) = (org.http.clone(), path.clone(), outsider.clone());
+            let cpu = Cpu::start(pid);
             let (samples, wall) = run_for(clients, duration, move |_, _| {
                 let (http, path, op) = (http.clone(), path.clone(), op.clone());
                 let member = json!([{"value": outsider.clone()}]);
@@ -297,7 +300,7 @@ pub async fn group_size(
                 }
             })
             .await;
-            figures.extend(samples.figures(wall));
+            figures.extend(cpu.attribute(samples.figures(wall)));
         }
     }
     Ok(Case::new("Group size (all clients on one group)", figures).note("sizes", json!(sizes)))

@@ -242,6 +242,8 @@ pub struct Figure {
     pub floor_ratio: Option<f64>,
     /// Throughput ÷ the reference server's for the same operation.
     pub peer_ratio: Option<f64>,
+    /// The server's CPU time (user + system) over the case ÷ the case's requests, in µs.
+    pub server_cpu_us: Option<f64>,
 }
 
 impl Samples {
@@ -268,6 +270,7 @@ impl Samples {
                     operation,
                     floor_ratio: None,
                     peer_ratio: None,
+                    server_cpu_us: None,
                 }
             })
             .collect()
@@ -336,4 +339,48 @@ pub fn one(op: &str, answer: &Res<Answer>) -> Samples {
     let mut s = Samples::default();
     s.record(op, answer);
     s
+}
+
+/// The server's CPU time over one case (from `/proc/PID/stat`: user + system clock ticks, 100 per
+/// second on Linux), shared out over the case's requests: what one request costs the server,
+/// whatever the load generator next to it on the same cores costs.
+pub struct Cpu {
+    pid: Option<u32>,
+    start: Option<u64>,
+}
+
+const TICK_US: f64 = 10_000.0;
+
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+impl Cpu {
+    pub fn start(pid: Option<u32>) -> Cpu {
+        Cpu {
+            pid,
+            start: pid.and_then(cpu_ticks),
+        }
+    }
+
+    pub fn attribute(self, mut figures: Vec<Figure>) -> Vec<Figure> {
+        let (Some(pid), Some(start)) = (self.pid, self.start) else {
+            return figures;
+        };
+        let Some(end) = cpu_ticks(pid) else {
+            return figures;
+        };
+        let requests: usize = figures.iter().map(|f| f.requests).sum();
+        if requests > 0 {
+            let per = (end - start) as f64 * TICK_US / requests as f64;
+            for f in &mut figures {
+                f.server_cpu_us = Some(per);
+            }
+        }
+        figures
+    }
 }

@@ -349,7 +349,8 @@ async fn run_backend(
     cases.push(workloads::entra_cycle(&orgs, (cfg.groups / 4).max(2), &run, cfg.clients).await?);
 
     eprintln!("[{label}] steady state");
-    let mut steady = workloads::steady_state(&orgs, &groups, &run, cfg.clients, d).await?;
+    let mut steady =
+        workloads::steady_state(&orgs, &groups, &run, cfg.clients, d, Some(server.pid())).await?;
 
     eprintln!("[{label}] logins");
     match login_tokens(&db, &server, &orgs, &groups, cfg.logins, &run).await {
@@ -364,7 +365,7 @@ async fn run_backend(
     let mut sized = make_orgs(&db, &server, 1, "sized", &run).await?;
     workloads::create_users(&mut sized, 1, &run).await?;
     let sizes = if cfg.quick { [10, 1_000] } else { [10, 10_000] };
-    cases.push(catalog::group_size(&sized[0], &db, &sizes, cfg.clients, d).await?);
+    cases.push(catalog::group_size(&sized[0], &db, &sizes, cfg.clients, d, Some(server.pid())).await?);
 
     eprintln!("[{label}] floor");
     let known: Vec<floor::Known> = groups

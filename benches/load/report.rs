@@ -72,7 +72,7 @@ fn errors(f: &Figure) -> String {
 fn print_figures(figures: &[Figure]) {
     for f in figures {
         println!(
-            "| {:<62} | {:>7} | {:>9.0} | {:>8.2} | {:>8.2} | {:>12} | {:>6} | {:>6} |",
+            "| {:<62} | {:>7} | {:>9.0} | {:>8.2} | {:>8.2} | {:>12} | {:>6} | {:>6} | {:>8} |",
             f.operation,
             f.requests,
             f.per_second,
@@ -80,7 +80,8 @@ fn print_figures(figures: &[Figure]) {
             f.p99_ms,
             errors(f),
             ratio(f.floor_ratio),
-            ratio(f.peer_ratio)
+            ratio(f.peer_ratio),
+            f.server_cpu_us.map_or("-".into(), |c| format!("{c:.0}"))
         );
     }
     for f in figures.iter().filter(|f| f.first_error.is_some()) {
@@ -94,12 +95,12 @@ fn print_figures(figures: &[Figure]) {
 
 fn header() {
     println!(
-        "| {:<62} | {:>7} | {:>9} | {:>8} | {:>8} | {:>12} | {:>6} | {:>6} |",
-        "operation", "n", "req/s", "p50 ms", "p99 ms", "non-2xx", "floor", "peer"
+        "| {:<62} | {:>7} | {:>9} | {:>8} | {:>8} | {:>12} | {:>6} | {:>6} | {:>8} |",
+        "operation", "n", "req/s", "p50 ms", "p99 ms", "non-2xx", "floor", "peer", "srv µs"
     );
     println!(
-        "|{:-<64}|{:->9}|{:->11}|{:->10}|{:->10}|{:->14}|{:->8}|{:->8}|",
-        "", "", "", "", "", "", "", ""
+        "|{:-<64}|{:->9}|{:->11}|{:->10}|{:->10}|{:->14}|{:->8}|{:->8}|{:->10}|",
+        "", "", "", "", "", "", "", "", ""
     );
 }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::Res;
 use crate::client::{
-    Figure, Http, Samples, created_id, filter, group_body, one, run_for, run_jobs, user_body,
+    Cpu, Figure, Http, Samples, created_id, filter, group_body, one, run_for, run_jobs, user_body,
 };
 
 /// One organization under load: its clients' settings and what was created in it.
@@ -196,6 +196,7 @@ pub async fn steady_state(
     run: &str,
     clients: usize,
     duration: Duration,
+    pid: Option<u32>,
 ) -> Res<Case> {
     let orgs = Arc::new(orgs.to_vec());
     let mine: Arc<Vec<Vec<Group>>> = Arc::new(
@@ -212,6 +213,7 @@ pub async fn steady_state(
     macro_rules! case {
         ($name:expr, |$org:ident, $g:ident, $w:ident, $i:ident| $body:expr) => {{
             let (orgs, mine) = (orgs.clone(), mine.clone());
+            let cpu = Cpu::start(pid);
             let (samples, wall) = run_for(clients, duration, move |$w, $i| {
                 let $org = orgs[$w % orgs.len()].clone();
                 let $g = pick(&mine, $w, $i);
@@ -219,7 +221,7 @@ pub async fn steady_state(
             })
             .await;
             walls.insert($name.to_owned(), json!(wall.as_secs_f64()));
-            figures.extend(samples.figures(wall));
+            figures.extend(cpu.attribute(samples.figures(wall)));
         }};
     }
     case!(LOOKUP, |org, g, _w, _i| {
@@ -278,6 +280,7 @@ pub async fn steady_state(
     });
     let created = Arc::new(Mutex::new(Vec::<(usize, String)>::new()));
     let (sink, tag, workers) = (created.clone(), run.to_owned(), orgs.clone());
+    let cpu = Cpu::start(pid);
     let (samples, wall) = run_for(clients, duration, move |w, i| {
         let (sink, org) = (sink.clone(), workers[w % workers.len()].clone());
         let name = format!("steady-{tag}-{w}-{i}");
@@ -293,10 +296,11 @@ pub async fn steady_state(
     })
     .await;
     walls.insert(CREATE.into(), json!(wall.as_secs_f64()));
-    figures.extend(samples.figures(wall));
+    figures.extend(cpu.attribute(samples.figures(wall)));
     // Deletes of what the creates added, so the population stays what it was.
     let doomed = Arc::new(std::mem::take(&mut *created.lock().expect("created")));
     let orgs2 = orgs.clone();
+    let cpu = Cpu::start(pid);
     let (samples, wall) = run_jobs(clients, doomed.len(), move |job| {
         let (doomed, orgs) = (doomed.clone(), orgs2.clone());
         async move {
@@ -310,7 +314,7 @@ pub async fn steady_state(
     })
     .await;
     walls.insert("DELETE /Groups/{id}".into(), json!(wall.as_secs_f64()));
-    figures.extend(samples.figures(wall));
+    figures.extend(cpu.attribute(samples.figures(wall)));
     let mut case = Case::new("Steady state (each operation alone)", figures);
     case.notes.insert("seconds".into(), json!(walls));
     Ok(case)

@@ -5,7 +5,8 @@
 //! SQLite, and also on PostgreSQL when `SCIMGATE_BENCH_DATABASE_URL=postgres://…` is set (a fresh
 //! database is created on that server for the run and dropped at its end).
 //!
-//! `cargo bench --bench load`; `SCIMGATE_BENCH_QUICK=1` for a run of seconds (a smoke test).
+//! `cargo bench --bench load`; `SCIMGATE_BENCH_QUICK=1` for a run of seconds (a smoke test, also
+//! what a run without `--bench` does, as `cargo test --all-targets` runs it).
 //! Settings: `SCIMGATE_BENCH_ORGS` (K, default 10) × `SCIMGATE_BENCH_GROUPS` (M, default 100) for
 //! the push, `SCIMGATE_BENCH_ROWS` (default 1000000) for the large catalog,
 //! `SCIMGATE_BENCH_SECONDS` (default 5) per measured operation. Prints a table per backend and
@@ -91,7 +92,8 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Res<T> {
 
 impl Config {
     fn from_env() -> Res<Config> {
-        let quick = env_or("SCIMGATE_BENCH_QUICK", 0u8)? != 0;
+        // Without `--bench` (`cargo test --all-targets` runs benches as tests): the quick run.
+        let quick = env_or("SCIMGATE_BENCH_QUICK", 0u8)? != 0 || !std::env::args().any(|a| a == "--bench");
         let (orgs, groups, rows, seconds, logins) = if quick {
             (2, 8, 5_000, 0.5, 16)
         } else {

@@ -172,6 +172,12 @@ impl Store {
         &self.writer
     }
 
+    /// The pool itself, for the load benchmark's floor only (`benches/load`): the gateway's own
+    /// statements issued through the same driver and pool, without the gateway around them.
+    pub fn pool_for_benchmarks(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     /// Starts a write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a
     /// deferred transaction that reads and then writes fails with "database is locked" under load.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {

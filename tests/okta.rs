@@ -327,3 +327,34 @@ async fn group_push_lookup_create_rename_members_put_delete() {
     // The freed name can be pushed again.
     scim.create_group(&renamed).await;
 }
+
+/// Okta's repeated rename (the name the group already has) takes no write transaction: it is
+/// answered while another connection holds the database's write lock (SQLite) or an exclusive
+/// lock on the groups table (PostgreSQL), which any write, or a locking read, would wait for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_rename_is_answered_without_waiting_for_writers() {
+    use sea_orm::TransactionTrait;
+    let app = TestApp::new().await;
+    let org = app.org("okta-noop").await;
+    let scim = Scim::new(&app, &org);
+    let name = unique("Noop");
+    let gid = scim.create_group(&name).await;
+    let rename = patch_op(json!([{"op": "replace", "value": {"id": gid, "displayName": name}}]));
+
+    let other = app.sql_connection().await;
+    let writer = other.begin().await.expect("begin");
+    let lock = match other.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "LOCK TABLE idp_groups IN EXCLUSIVE MODE",
+        // The deferred transaction takes SQLite's write lock at its first write.
+        _ => "UPDATE organizations SET name = name WHERE id = -1",
+    };
+    writer.execute_unprepared(lock).await.expect("take the lock");
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        scim.patch(&format!("/Groups/{gid}"), &rename),
+    )
+    .await
+    .expect("answered without waiting for the lock");
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    writer.rollback().await.expect("release");
+}

@@ -238,6 +238,9 @@ impl Store {
         if unstorable(id) {
             return Err(WriteError::NotFound);
         }
+        if let Some(unchanged) = self.unchanged_by(org_id, id, if_match, &writes).await? {
+            return Ok(unchanged);
+        }
         let txn = self.begin_write().await?;
         // FOR UPDATE on PostgreSQL: concurrent PATCHes of one group queue here instead of failing;
         // SQLite's IMMEDIATE transaction already serialises writers.
@@ -324,6 +327,44 @@ impl Store {
             version: current.version + 1,
             ..current.into()
         })
+    }
+
+    /// The group as it is, when `writes` only set a name or externalId it already has: Okta repeats
+    /// the group's name with every change, and such a PATCH needs no write transaction (on SQLite
+    /// it would queue for the one writer). Read outside a transaction: a write racing with it is
+    /// ordered after it, as if the no-op had come first. `None`: the writes must run.
+    async fn unchanged_by(
+        &self,
+        org_id: i64,
+        id: &str,
+        if_match: Option<&IfMatch>,
+        writes: &[GroupChange],
+    ) -> Result<Option<GroupRow>, WriteError> {
+        let names_only = writes
+            .iter()
+            .all(|w| matches!(w, GroupChange::SetDisplayName(_) | GroupChange::SetExternalId(_)));
+        if !names_only {
+            return Ok(None);
+        }
+        let current = idp_group::Entity::find_by_id(id.to_owned())
+            .filter(idp_group::Column::OrgId.eq(org_id))
+            .filter(idp_group::Column::Source.eq(SOURCE_SCIM))
+            .one(self.conn())
+            .await?
+            .ok_or(WriteError::NotFound)?;
+        if if_match.is_some_and(|m| !m.admits(current.version)) {
+            return Err(WriteError::VersionMismatch);
+        }
+        let (mut name, mut external_id) = (&current.display_name, &current.external_id);
+        for write in writes {
+            match write {
+                GroupChange::SetDisplayName(n) => name = n,
+                GroupChange::SetExternalId(e) => external_id = e,
+                _ => return Ok(None),
+            }
+        }
+        let unchanged = *name == current.display_name && *external_id == current.external_id;
+        Ok(unchanged.then(|| current.into()))
     }
 
     /// Removes a catalog row. In the same transaction: its linked team is orphaned (keeping the

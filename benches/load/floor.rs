@@ -23,7 +23,7 @@ const MEMBER_PAGE: i64 = 1000;
 const LIST_PAGE: i64 = 100;
 
 /// The names of the floor operations, as the report's ratios refer to them.
-pub const LOOKUP: &str = "floor: displayName eq lookup (count + page + members)";
+pub const LOOKUP: &str = "floor: displayName eq lookup (page + members)";
 pub const GET: &str = "floor: GET by id (row + members)";
 pub const GET_ROW: &str = "floor: GET by id (row only)";
 pub const CREATE: &str = "floor: create (update + insert + audit txn; members)";

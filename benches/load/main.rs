@@ -9,7 +9,8 @@
 //! what a run without `--bench` does, as `cargo test --all-targets` runs it).
 //! Settings: `SCIMGATE_BENCH_ORGS` (K, default 10) × `SCIMGATE_BENCH_GROUPS` (M, default 100) for
 //! the push, `SCIMGATE_BENCH_ROWS` (default 1000000) for the large catalog,
-//! `SCIMGATE_BENCH_SECONDS` (default 5) per measured operation. Prints a table per backend and
+//! `SCIMGATE_BENCH_SECONDS` (default 5) per measured operation; `SCIMGATE_BENCH_BINARY` runs another
+//! build of the gateway (before/after in one sitting). Prints a table per backend and
 //! writes every figure to `target/bench/load-results.json` (`benches/plot_load.py` plots it).
 //! Figures are context on a shared machine: read the ratios within one run. Nothing fails on a
 //! number; the process exits non-zero only when it cannot run.
@@ -31,7 +32,7 @@ use serde_json::json;
 mod process;
 
 use client::Http;
-use process::{Server, scimgate};
+use process::{BIN, Server, scimgate_at};
 use workloads::{Case, Group, Org};
 
 type Res<T> = Result<T, String>;
@@ -55,9 +56,15 @@ fn rand_u32() -> u32 {
     (uuid::Uuid::now_v7().as_u128() as u32) ^ std::process::id()
 }
 
+/// The binary under test: this build's, or another (`SCIMGATE_BENCH_BINARY`, an older build for a
+/// before/after in one sitting; the floor always runs this build's store).
+fn binary() -> String {
+    std::env::var("SCIMGATE_BENCH_BINARY").unwrap_or_else(|_| BIN.to_owned())
+}
+
 /// Runs a CLI command of the binary under test with extra settings; its trimmed standard output.
 async fn cli(db: &str, env: &[(&str, &str)], args: &[&str]) -> Res<String> {
-    let mut command = scimgate(db, args);
+    let mut command = scimgate_at(&binary(), db, args);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -189,7 +196,8 @@ impl Databases {
 /// the work, not the protection), logins verified with the benchmark's HS256 IdP secret. Request
 /// logs stay on: production writes them too.
 async fn start_lifted(db: &str, name: &str) -> Server {
-    Server::start_with(
+    Server::start_binary(
+        &binary(),
         db,
         name,
         &[
@@ -389,7 +397,8 @@ async fn run_backend(
     drop(server);
 
     eprintln!("[{label}] noisy neighbour");
-    let limited = Server::start_with(
+    let limited = Server::start_binary(
+        &binary(),
         &db,
         "load-noisy",
         &[

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{Database, DatabaseConnection, DbBackend};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -139,11 +139,7 @@ impl Db {
     }
 
     async fn exec(&self, statement: &str) -> Res<u64> {
-        self.sql
-            .execute_unprepared(statement)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(|e| format!("{e}: {}", &statement[..statement.len().min(200)]))
+        process::exec_sql(&self.sql, statement).await
     }
 
     /// `n` users of `org` with ids `{tag}-0000-7000-8000-{i:012}` (uuid-shaped, as the column wants).

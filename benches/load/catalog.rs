@@ -31,11 +31,7 @@ fn row_id(tag: &str, i: usize) -> String {
 
 impl Seeded {
     async fn exec(&self, statement: &str) -> Res<u64> {
-        self.sql
-            .execute_unprepared(statement)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(|e| format!("{e}: {}", &statement[..statement.len().min(200)]))
+        crate::process::exec_sql(&self.sql, statement).await
     }
 
     async fn orgs(url: &str, run: &str) -> Res<Seeded> {

@@ -342,3 +342,13 @@ pub fn terminate(pid: u32) {
         .expect("kill");
     assert!(sent.success(), "SIGTERM to {pid}");
 }
+
+/// Runs one SQL statement of a benchmark's or test's own (seeding, clean-up); the rows it touched,
+/// or the error with the statement's start.
+pub async fn exec_sql(sql: &sea_orm::DatabaseConnection, statement: &str) -> Result<u64, String> {
+    use sea_orm::ConnectionTrait;
+    sql.execute_unprepared(statement)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| format!("{e}: {}", &statement[..statement.len().min(200)]))
+}

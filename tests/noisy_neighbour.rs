@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::process::{Server, WireAnswer, cli_org, send};
+use common::process::{Server, WireAnswer, cli_org, with_bearer};
 use serde_json::{Value, json};
 
 /// The defaults of design §2, set explicitly (the process harness lifts them otherwise).
@@ -22,17 +22,7 @@ const DEFAULT_LIMITS: &[(&str, &str)] = &[
 const OKTA: (&str, &str) = ("User-Agent", "Okta SCIM Client 1.0.0");
 
 async fn okta(addr: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> WireAnswer {
-    let auth = format!("Bearer {token}");
-    let body = body.map(|b| b.to_string());
-    send(
-        addr,
-        method,
-        path,
-        &[("Authorization", auth.as_str()), OKTA],
-        body.as_deref().map(str::as_bytes),
-    )
-    .await
-    .expect("request")
+    with_bearer(addr, token, method, path, &[OKTA], body.as_ref()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

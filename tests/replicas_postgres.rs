@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::process::{Server, WireAnswer, cli_org, fresh_postgres_database, send, terminate};
+use common::process::{Server, WireAnswer, cli_org, fresh_postgres_database, send, terminate, with_bearer};
 use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -26,17 +26,7 @@ async fn replica(db: &str, name: &str) -> Server {
 }
 
 async fn call(server: &Server, method: &str, path: &str, bearer: &str, body: Option<&Value>) -> WireAnswer {
-    let auth = format!("Bearer {bearer}");
-    let body = body.map(|b| b.to_string());
-    send(
-        &server.addr,
-        method,
-        path,
-        &[("Authorization", auth.as_str())],
-        body.as_deref().map(str::as_bytes),
-    )
-    .await
-    .expect("request")
+    with_bearer(&server.addr, bearer, method, path, &[], body).await
 }
 
 /// Polls `path` on `server` with `token` until it answers `status`; how long that took.

@@ -270,6 +270,25 @@ pub async fn send(
     parse_answer(&raw)
 }
 
+/// One request with `Authorization: Bearer …`, extra headers and an optional JSON body, on a fresh
+/// connection; panics if the server does not answer.
+pub async fn with_bearer(
+    addr: &str,
+    bearer: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> WireAnswer {
+    let auth = format!("Bearer {bearer}");
+    let mut all = vec![("Authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    let body = body.map(Value::to_string);
+    send(addr, method, path, &all, body.as_deref().map(str::as_bytes))
+        .await
+        .expect("request")
+}
+
 /// Parses a whole HTTP/1.1 answer (`Content-Length`, chunked, or to the end of the stream).
 pub fn parse_answer(raw: &[u8]) -> std::io::Result<WireAnswer> {
     let end = raw

@@ -340,31 +340,21 @@ impl Store {
         if_match: Option<&IfMatch>,
         writes: &[GroupChange],
     ) -> Result<Option<GroupRow>, WriteError> {
-        let names_only = writes
-            .iter()
-            .all(|w| matches!(w, GroupChange::SetDisplayName(_) | GroupChange::SetExternalId(_)));
-        if !names_only {
-            return Ok(None);
-        }
-        let current = idp_group::Entity::find_by_id(id.to_owned())
-            .filter(idp_group::Column::OrgId.eq(org_id))
-            .filter(idp_group::Column::Source.eq(SOURCE_SCIM))
-            .one(self.conn())
-            .await?
-            .ok_or(WriteError::NotFound)?;
-        if if_match.is_some_and(|m| !m.admits(current.version)) {
-            return Err(WriteError::VersionMismatch);
-        }
-        let (mut name, mut external_id) = (&current.display_name, &current.external_id);
+        let (mut name, mut external_id) = (None, None);
         for write in writes {
             match write {
-                GroupChange::SetDisplayName(n) => name = n,
-                GroupChange::SetExternalId(e) => external_id = e,
+                GroupChange::SetDisplayName(n) => name = Some(n),
+                GroupChange::SetExternalId(e) => external_id = Some(e),
                 _ => return Ok(None),
             }
         }
-        let unchanged = *name == current.display_name && *external_id == current.external_id;
-        Ok(unchanged.then(|| current.into()))
+        let current = self.find_group(org_id, id).await?.ok_or(WriteError::NotFound)?;
+        if if_match.is_some_and(|m| !m.admits(current.version)) {
+            return Err(WriteError::VersionMismatch);
+        }
+        let unchanged = name.is_none_or(|n| *n == current.display_name)
+            && external_id.is_none_or(|e| *e == current.external_id);
+        Ok(unchanged.then_some(current))
     }
 
     /// Removes a catalog row. In the same transaction: its linked team is orphaned (keeping the

@@ -291,22 +291,32 @@ async fn the_database_stopping_under_load_gives_clean_503s_and_service_returns_w
 
     // The data: every 201 is there; nothing exists that no client asked for. A 503 during the
     // outage may or may not have committed (the connection can die after COMMIT): an IdP retries.
-    let listed = send(
-        &server.addr,
-        "GET",
-        &format!("{groups}?count=10000&excludedAttributes=members"),
-        &[("Authorization", auth.as_str())],
-        None,
-    )
-    .await
-    .expect("list");
-    let listed = listed.json();
-    let names: HashSet<String> = listed["Resources"]
-        .as_array()
-        .expect("resources")
-        .iter()
-        .filter_map(|g| g["displayName"].as_str().map(str::to_owned))
-        .collect();
+    // Pages of at most the advertised `maxResults` (1,000): a fast machine creates more than that.
+    let mut names: HashSet<String> = HashSet::new();
+    let mut start = 1;
+    loop {
+        let page = send(
+            &server.addr,
+            "GET",
+            &format!("{groups}?startIndex={start}&count=1000&excludedAttributes=members"),
+            &[("Authorization", auth.as_str())],
+            None,
+        )
+        .await
+        .expect("list")
+        .json();
+        let resources = page["Resources"].as_array().cloned().unwrap_or_default();
+        names.extend(
+            resources
+                .iter()
+                .filter_map(|g| g["displayName"].as_str().map(str::to_owned)),
+        );
+        let total = page["totalResults"].as_u64().expect("totalResults") as usize;
+        start += resources.len();
+        if resources.is_empty() || start > total {
+            break;
+        }
+    }
     for name in &created {
         assert!(names.contains(*name), "{name} answered 201 but is gone");
     }

@@ -15,6 +15,10 @@ pub struct Model {
     pub created_at: i64,
     /// What a login's `groups` claim is matched against: `displayName` or `externalId`.
     pub claim_match: String,
+    /// How a SCIM user is matched to an account at push time: `email` or `externalId`.
+    pub account_match: String,
+    /// Whether SCIM removals take DELEGATED team memberships away (design §3.8).
+    pub push_deprovisioning: bool,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

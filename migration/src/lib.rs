@@ -8,6 +8,7 @@ mod m20261129_000002_teams;
 mod m20261129_000003_conflicts;
 mod m20261130_000004_logins;
 mod m20261130_000005_claim_conflicts;
+mod m20261130_000006_push_deprovisioning;
 
 /// Applies scimgate's migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_conflicts::Migration),
             Box::new(m20261130_000004_logins::Migration),
             Box::new(m20261130_000005_claim_conflicts::Migration),
+            Box::new(m20261130_000006_push_deprovisioning::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
 use crate::scim::resource::IfMatch;
 use crate::scim::resource::{self, GroupInput, GroupView, Meta};
+use crate::store::deprovision::Reason;
 use crate::store::groups::{GroupRow, Remover};
 use crate::store::{ListQuery, StoreError, Violation, WriteError};
 
@@ -180,7 +181,10 @@ impl Catalog {
             .update_group(self.tenant.org_id, id, if_match, writes, &self.audit)
             .await
         {
-            Ok(row) => Ok(self.group_answer(row, &Projection::default())),
+            Ok(written) => {
+                self.deprovisioned(Reason::MembershipRemoved, written.deprovisioned);
+                Ok(self.group_answer(written.row, &Projection::default()))
+            }
             Err(e) => Err(self.group_write_error(e, id, &display_name).await),
         }
     }
@@ -203,15 +207,16 @@ impl Catalog {
                 _ => None,
             })
             .unwrap_or_default();
-        let row = match self
+        let written = match self
             .store
             .update_group(self.tenant.org_id, id, if_match, changes, &self.audit)
             .await
         {
-            Ok(row) => row,
+            Ok(written) => written,
             Err(e) => return Err(self.group_write_error(e, id, &new_name).await),
         };
-        Ok(projection.map(|p| self.group_answer(row, p)))
+        self.deprovisioned(Reason::MembershipRemoved, written.deprovisioned);
+        Ok(projection.map(|p| self.group_answer(written.row, p)))
     }
 
     /// DELETE /Groups/{id}: removes the catalog row, orphans its team and purges the team's

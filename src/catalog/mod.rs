@@ -8,7 +8,7 @@ mod users;
 
 pub use error::{CatalogError, NameHolder};
 pub use groups::{GroupAnswer, Streamed};
-pub use owner::{CatalogEntry, HeldBy, RefusedName, ScimState};
+pub use owner::{CatalogEntry, HeldBy, MatchSettings, MatchSettingsUpdate, RefusedName, ScimState};
 // The rows the catalog answers with are part of its vocabulary; callers never reach the store.
 pub use crate::store::audit::{AuditEvent, AuditQuery};
 pub use crate::store::groups::GroupRow;
@@ -19,6 +19,7 @@ pub use crate::config::ConflictDetail;
 
 use crate::store::Store;
 use crate::store::audit::AuditContext;
+use crate::store::deprovision::Reason;
 
 /// An organization the routing layer resolved (from a SCIM token, or an admin's path and rights).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,5 +73,25 @@ impl Catalog {
     /// The tenant this catalog serves.
     pub fn tenant(&self) -> &Tenant {
         &self.tenant
+    }
+
+    /// Counts and logs the DELEGATED team memberships a push took away (design §3.8).
+    fn deprovisioned(&self, reason: Reason, memberships: u64) {
+        if memberships == 0 {
+            return;
+        }
+        metrics::counter!(
+            "scimgate_push_deprovisioned_total",
+            "org" => self.tenant.org_id.to_string(),
+            "reason" => reason.as_str()
+        )
+        .increment(memberships);
+        tracing::info!(
+            org = self.tenant.org_id,
+            reason = reason.as_str(),
+            memberships,
+            correlation_id = %self.audit.correlation_id,
+            "push removed delegated team memberships"
+        );
     }
 }

@@ -6,8 +6,10 @@ use crate::scim::error::ScimError;
 use crate::scim::resource::{MAX_NAME_CHARS, check_display_name};
 use crate::store::audit::{AuditEvent, AuditQuery};
 use crate::store::conflicts::OpenConflict;
+use crate::store::deprovision::{ACCOUNT_MATCH_EMAIL, ACCOUNT_MATCH_EXTERNAL_ID};
 use crate::store::groups::{GroupRow, Remover};
 use crate::store::logins::{CLAIM_MATCH_DISPLAY_NAME, CLAIM_MATCH_EXTERNAL_ID};
+pub use crate::store::orgs::{MatchSettings, MatchSettingsUpdate};
 use crate::store::teams::{LinkChange, TeamFields, TeamMemberRow, TeamRow};
 use crate::store::tokens::TokenInfo;
 
@@ -16,8 +18,8 @@ use crate::store::tokens::TokenInfo;
 pub struct ScimState {
     pub token: Option<TokenInfo>,
     pub group_count: u64,
-    /// What a login's `groups` claim is matched against (`displayName` or `externalId`).
-    pub claim_match: String,
+    /// How logins and pushes match this organization's identities.
+    pub settings: MatchSettings,
     /// Names this organization's IdP was refused, still held elsewhere.
     pub conflicts: Vec<RefusedName>,
 }
@@ -51,6 +53,13 @@ pub struct CatalogEntry {
     pub linked_team: Option<TeamRow>,
 }
 
+fn org_not_found(id: i64) -> CatalogError {
+    CatalogError::NotFound {
+        kind: "Organization",
+        id: id.to_string(),
+    }
+}
+
 fn team_not_found(id: i64) -> CatalogError {
     CatalogError::NotFound {
         kind: "Team",
@@ -81,11 +90,11 @@ impl Catalog {
         Ok(ScimState {
             token: self.store.active_token(org).await?,
             group_count: self.store.count_catalog(org).await?,
-            claim_match: self
+            settings: self
                 .store
-                .claim_match(org)
+                .match_settings(org)
                 .await?
-                .unwrap_or_else(|| CLAIM_MATCH_DISPLAY_NAME.to_owned()),
+                .ok_or_else(|| org_not_found(org))?,
             conflicts: self
                 .store
                 .open_conflicts(Some(org))
@@ -117,26 +126,31 @@ impl Catalog {
         }
     }
 
-    /// Sets what a login's `groups` claim is matched against: `displayName` or `externalId`
-    /// (anything else is the caller's mistake).
-    pub async fn set_claim_match(&self, claim_match: &str) -> Result<(), CatalogError> {
-        if ![CLAIM_MATCH_DISPLAY_NAME, CLAIM_MATCH_EXTERNAL_ID].contains(&claim_match) {
-            return Err(ScimError::invalid_value(format!(
-                "claimMatch must be \"{CLAIM_MATCH_DISPLAY_NAME}\" or \"{CLAIM_MATCH_EXTERNAL_ID}\""
-            ))
-            .into());
-        }
-        if self
-            .store
-            .set_claim_match(self.tenant.org_id, claim_match)
-            .await?
-        {
+    /// Changes how logins and pushes match identities. Every value is checked before any is
+    /// written: a mistake in one changes nothing.
+    pub async fn update_settings(&self, update: MatchSettingsUpdate) -> Result<(), CatalogError> {
+        let one_of = |name: &str, value: &Option<String>, allowed: [&str; 2]| match value {
+            Some(v) if !allowed.contains(&v.as_str()) => Err(ScimError::invalid_value(format!(
+                "{name} must be \"{}\" or \"{}\"",
+                allowed[0], allowed[1]
+            ))),
+            _ => Ok(()),
+        };
+        one_of(
+            "claimMatch",
+            &update.claim_match,
+            [CLAIM_MATCH_DISPLAY_NAME, CLAIM_MATCH_EXTERNAL_ID],
+        )?;
+        one_of(
+            "accountMatch",
+            &update.account_match,
+            [ACCOUNT_MATCH_EMAIL, ACCOUNT_MATCH_EXTERNAL_ID],
+        )?;
+        let org = self.tenant.org_id;
+        if self.store.update_match_settings(org, &update).await? {
             Ok(())
         } else {
-            Err(CatalogError::NotFound {
-                kind: "Organization",
-                id: self.tenant.org_id.to_string(),
-            })
+            Err(org_not_found(org))
         }
     }
 

@@ -12,6 +12,7 @@ use crate::scim::query::ListRequest;
 use crate::scim::resource::IfMatch;
 use crate::scim::resource::{self, Meta};
 use crate::scim::user_doc::normalise_user;
+use crate::store::deprovision::Reason;
 use crate::store::users::UserRow;
 use crate::store::{StoreError, Violation, WriteError};
 
@@ -80,10 +81,13 @@ impl Catalog {
         let doc = normalise_user(user_object(body)?)?;
         match self
             .store
-            .update_user(self.tenant.org_id, id, if_match, |_| Ok(doc))
+            .update_user(self.tenant.org_id, id, if_match, |_| Ok(doc), &self.audit)
             .await
         {
-            Ok(row) => Ok(self.user_resource(&row, &Projection::default())),
+            Ok(written) => {
+                self.deprovisioned(Reason::UserDeactivated, written.deprovisioned);
+                Ok(self.user_resource(&written.row, &Projection::default()))
+            }
             Err(e) => Err(user_write_error(e, id)),
         }
     }
@@ -99,23 +103,35 @@ impl Catalog {
         let ops = parse_patch_request(body)?;
         let result = self
             .store
-            .update_user(self.tenant.org_id, id, if_match, |mut doc| {
-                apply_user_patch(&mut doc, &ops)?;
-                Ok(doc)
-            })
+            .update_user(
+                self.tenant.org_id,
+                id,
+                if_match,
+                |mut doc| {
+                    apply_user_patch(&mut doc, &ops)?;
+                    Ok(doc)
+                },
+                &self.audit,
+            )
             .await;
         match result {
-            Ok(row) => Ok(self.user_resource(&row, projection)),
+            Ok(written) => {
+                self.deprovisioned(Reason::UserDeactivated, written.deprovisioned);
+                Ok(self.user_resource(&written.row, projection))
+            }
             Err(e) => Err(user_write_error(e, id)),
         }
     }
 
-    /// DELETE /Users/{id}; memberships go with it.
+    /// DELETE /Users/{id}; memberships go with it, delegated team memberships too (design §3.8).
     pub async fn delete_user(&self, id: &str, if_match: Option<&IfMatch>) -> Result<(), CatalogError> {
-        self.store
-            .delete_user(self.tenant.org_id, id, if_match)
+        let deprovisioned = self
+            .store
+            .delete_user(self.tenant.org_id, id, if_match, &self.audit)
             .await
-            .map_err(|e| user_write_error(e, id))
+            .map_err(|e| user_write_error(e, id))?;
+        self.deprovisioned(Reason::UserDeleted, deprovisioned);
+        Ok(())
     }
 
     fn user_resource(&self, row: &UserRow, projection: &Projection) -> Resource {

@@ -14,8 +14,10 @@ use super::ListQuery;
 use super::audit::{self, AuditContext};
 use super::conflicts;
 use super::filter_sql::Target;
-use super::membership::{MemberWrite, check_users, dedup, remove_members, write_members};
-use super::{ListError, Page, Store, StoreError, WriteError, chunks, now_micros, sort_column, unstorable};
+use super::membership::{MemberCounts, MemberWrite, check_users, dedup, remove_members, write_members};
+use super::{
+    ListError, Page, Store, StoreError, WriteError, Written, chunks, now_micros, sort_column, unstorable,
+};
 use crate::scim::names::{KEY_VERSION, fold_key};
 use crate::scim::patch::GroupChange;
 use crate::scim::resource::IfMatch;
@@ -135,7 +137,7 @@ impl Store {
                 .await?
                 .into()
         };
-        write_members(&txn, org_id, &row.id, &members, MemberWrite::Add).await?;
+        write_members(&txn, org_id, &row.id, &members, MemberWrite::Add, audit).await?;
         txn.commit().await?;
         Ok(row)
     }
@@ -234,12 +236,12 @@ impl Store {
         if_match: Option<&IfMatch>,
         writes: Vec<GroupChange>,
         audit: &AuditContext,
-    ) -> Result<GroupRow, WriteError> {
+    ) -> Result<Written<GroupRow>, WriteError> {
         if unstorable(id) {
             return Err(WriteError::NotFound);
         }
         if let Some(unchanged) = self.unchanged_by(org_id, id, if_match, &writes).await? {
-            return Ok(unchanged);
+            return Ok(Written::unchanged(unchanged));
         }
         let txn = self.begin_write().await?;
         // FOR UPDATE on PostgreSQL: concurrent PATCHes of one group queue here instead of failing;
@@ -256,8 +258,7 @@ impl Store {
         }
         let mut name = current.display_name.clone();
         let mut external_id = current.external_id.clone();
-        let mut members_changed = false;
-        let (mut added, mut removed) = (0u64, 0u64);
+        let mut counts = MemberCounts::default();
         for write in writes {
             match write {
                 GroupChange::SetDisplayName(n) => name = n,
@@ -265,28 +266,28 @@ impl Store {
                 GroupChange::AddMembers(ids) => {
                     let ids = dedup(ids);
                     check_users(&txn, org_id, &ids).await?;
-                    added += write_members(&txn, org_id, id, &ids, MemberWrite::Add).await?.0;
+                    counts += write_members(&txn, org_id, id, &ids, MemberWrite::Add, audit).await?;
                 }
                 GroupChange::RemoveMembers(ids) => {
-                    removed += remove_members(&txn, id, Some(&dedup(ids))).await?
+                    counts += remove_members(&txn, audit, org_id, id, Some(&dedup(ids))).await?
                 }
-                GroupChange::RemoveAllMembers => removed += remove_members(&txn, id, None).await?,
+                GroupChange::RemoveAllMembers => {
+                    counts += remove_members(&txn, audit, org_id, id, None).await?
+                }
                 GroupChange::ReplaceMembers(ids) => {
                     let wanted = dedup(ids);
                     check_users(&txn, org_id, &wanted).await?;
-                    let (a, r) = write_members(&txn, org_id, id, &wanted, MemberWrite::Replace).await?;
-                    added += a;
-                    removed += r;
+                    counts += write_members(&txn, org_id, id, &wanted, MemberWrite::Replace, audit).await?;
                 }
             }
         }
-        members_changed |= added + removed > 0;
+        let members_changed = counts.added + counts.removed > 0;
         let renamed = name != current.display_name;
         // Okta repeats the group's name with every membership change: an unchanged name must cost
         // nothing and leave version and lastModified alone.
         if !renamed && external_id == current.external_id && !members_changed {
             txn.commit().await?;
-            return Ok(current.into());
+            return Ok(Written::unchanged(current.into()));
         }
         let now = now_micros();
         let mut update = Query::update();
@@ -311,7 +312,7 @@ impl Store {
                 .value(idp_group::Column::DisplayKeyVersion, KEY_VERSION);
         }
         txn.execute(&update).await?;
-        let mut data = json!({"membersAdded": added, "membersRemoved": removed});
+        let mut data = json!({"membersAdded": counts.added, "membersRemoved": counts.removed});
         if renamed {
             data["displayName"] = json!({"old": current.display_name, "new": name});
         }
@@ -320,12 +321,15 @@ impl Store {
         }
         audit::record(&txn, audit, Some(org_id), "idp_group_updated", id, Some(data)).await?;
         txn.commit().await?;
-        Ok(GroupRow {
-            display_name: name,
-            external_id,
-            updated_at: now,
-            version: current.version + 1,
-            ..current.into()
+        Ok(Written {
+            row: GroupRow {
+                display_name: name,
+                external_id,
+                updated_at: now,
+                version: current.version + 1,
+                ..current.into()
+            },
+            deprovisioned: counts.deprovisioned,
         })
     }
 

@@ -272,27 +272,6 @@ impl Store {
             .await?;
         Ok(row.is_some())
     }
-
-    /// An organization's `claimMatch`; `None` for an unknown organization.
-    pub async fn claim_match(&self, org_id: i64) -> Result<Option<String>, StoreError> {
-        Ok(entity::organization::Entity::find_by_id(org_id)
-            .select_only()
-            .column(entity::organization::Column::ClaimMatch)
-            .into_tuple()
-            .one(self.conn())
-            .await?)
-    }
-
-    /// Sets an organization's `claimMatch`; false for an unknown organization.
-    pub async fn set_claim_match(&self, org_id: i64, claim_match: &str) -> Result<bool, StoreError> {
-        use sea_orm::sea_query::Query;
-        let mut update = Query::update();
-        update
-            .table(entity::organization::Entity)
-            .value(entity::organization::Column::ClaimMatch, claim_match)
-            .and_where(entity::organization::Column::Id.eq(org_id));
-        Ok(self.write_conn().execute(&update).await?.rows_affected() == 1)
-    }
 }
 
 /// The account of this login, locked: by `(issuer, subject)`; else an account pre-created by

@@ -13,6 +13,8 @@ use sea_orm::{
     QuerySelect, Statement, TransactionTrait,
 };
 
+use super::audit::AuditContext;
+use super::deprovision::{Leavers, deprovision};
 use super::{
     Store, StoreError, UnknownUsers, Violation, WriteError, any_storable, id_array, id_in, id_rows,
     unstorable,
@@ -70,6 +72,25 @@ pub(crate) enum MemberWrite {
     Replace,
 }
 
+/// What a membership write changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemberCounts {
+    /// Membership rows inserted.
+    pub added: u64,
+    /// Membership rows deleted.
+    pub removed: u64,
+    /// DELEGATED team memberships the leavers' accounts lost with them (design §3.8).
+    pub deprovisioned: u64,
+}
+
+impl std::ops::AddAssign for MemberCounts {
+    fn add_assign(&mut self, other: MemberCounts) {
+        self.added += other.added;
+        self.removed += other.removed;
+        self.deprovisioned += other.deprovisioned;
+    }
+}
+
 /// The ids once each, in a stable order; sorted in place, so a 300 000-id list is never copied.
 pub(crate) fn dedup(mut ids: Vec<String>) -> Vec<String> {
     ids.sort_unstable();
@@ -90,7 +111,7 @@ pub(crate) async fn check_users(
     }
 }
 
-/// Writes members already checked by [`check_users`], answering (added, removed).
+/// Writes members already checked by [`check_users`]; a replacement's leavers are deprovisioned.
 ///
 /// No lock is taken on the users: locking 100 000 rows FOR KEY SHARE writes every tuple (1.5 s on
 /// PostgreSQL) and the foreign-key check of the insert takes the same lock anyway. A user deleted
@@ -103,13 +124,17 @@ pub(crate) async fn write_members(
     group_id: &str,
     ids: &[String],
     how: MemberWrite,
-) -> Result<(u64, u64), WriteError> {
+    audit: &AuditContext,
+) -> Result<MemberCounts, WriteError> {
     let savepoint = txn.begin().await?;
     let written = match how {
         MemberWrite::Add => add_members(&savepoint, org_id, group_id, ids)
             .await
-            .map(|a| (a, 0)),
-        MemberWrite::Replace => replace_members(&savepoint, org_id, group_id, ids).await,
+            .map(|added| MemberCounts {
+                added,
+                ..MemberCounts::default()
+            }),
+        MemberWrite::Replace => replace_members(&savepoint, audit, org_id, group_id, ids).await,
     };
     match written {
         Ok(counts) => {
@@ -127,28 +152,43 @@ pub(crate) async fn write_members(
     }
 }
 
-/// Removes these members (absent ones are no error), or every member; answers how many went.
+/// Removes these members (absent ones are no error), or every member, deprovisioning each
+/// leaver's DELEGATED membership of the group's team first (while the rows still say who left).
 pub(crate) async fn remove_members<C: ConnectionTrait>(
     conn: &C,
+    audit: &AuditContext,
+    org_id: i64,
     group_id: &str,
     ids: Option<&[String]>,
-) -> Result<u64, StoreError> {
+) -> Result<MemberCounts, StoreError> {
     let backend = conn.get_database_backend();
-    let statement = match ids {
-        None => Statement::from_sql_and_values(
+    let mut counts = MemberCounts::default();
+    let Some(ids) = ids else {
+        counts.deprovisioned =
+            deprovision(conn, audit, org_id, Leavers::Group { group_id, ids: None }).await?;
+        let all = Statement::from_sql_and_values(
             backend,
             "DELETE FROM group_members WHERE group_id = $1",
             [group_id.into()],
-        ),
-        Some(ids) => {
-            let sql = format!(
-                "DELETE FROM group_members WHERE group_id = $1 AND {}",
-                id_in(backend, "user_id", "$2")
-            );
-            return execute_per_chunk(conn, &sql, ids, |chunk| vec![group_id.into(), chunk.into()]).await;
-        }
+        );
+        counts.removed = conn.execute_raw(all).await?.rows_affected();
+        return Ok(counts);
     };
-    Ok(conn.execute_raw(statement).await?.rows_affected())
+    let sql = format!(
+        "DELETE FROM group_members WHERE group_id = $1 AND {}",
+        id_in(backend, "user_id", "$2")
+    );
+    for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {
+        let leavers = Leavers::Group {
+            group_id,
+            ids: Some(chunk),
+        };
+        counts.deprovisioned += deprovision(conn, audit, org_id, leavers).await?;
+        let statement =
+            Statement::from_sql_and_values(backend, sql.as_str(), [group_id.into(), id_array(chunk)?.into()]);
+        counts.removed += conn.execute_raw(statement).await?.rows_affected();
+    }
+    Ok(counts)
 }
 
 /// The ids that are not users of `org_id`, if any: an anti-join of each chunk against the users'
@@ -249,14 +289,15 @@ async fn execute_per_chunk<C: ConnectionTrait>(
 /// statistics, PostgreSQL once planned that join as a nested loop of 100 000 × 50 000 steps).
 async fn replace_members<C: ConnectionTrait>(
     conn: &C,
+    audit: &AuditContext,
     org_id: i64,
     group_id: &str,
     wanted: &[String],
-) -> Result<(u64, u64), StoreError> {
+) -> Result<MemberCounts, StoreError> {
     if wanted.is_empty() {
-        return Ok((0, remove_members(conn, group_id, None).await?));
+        return remove_members(conn, audit, org_id, group_id, None).await;
     }
-    let mut removed = 0;
+    let mut counts = MemberCounts::default();
     let mut after: Option<String> = None;
     loop {
         let mut present = member_chunk(conn, org_id, group_id, after.as_deref(), ID_CHUNK as u64).await?;
@@ -265,11 +306,12 @@ async fn replace_members<C: ConnectionTrait>(
             .filter(|id| wanted.binary_search(id).is_err())
             .cloned()
             .collect();
-        removed += remove_members(conn, group_id, Some(&not_wanted)).await?;
+        counts += remove_members(conn, audit, org_id, group_id, Some(&not_wanted)).await?;
         if present.len() < ID_CHUNK {
             break;
         }
         after = present.pop();
     }
-    Ok((add_members(conn, org_id, group_id, wanted).await?, removed))
+    counts.added = add_members(conn, org_id, group_id, wanted).await?;
+    Ok(counts)
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod claim_conflicts;
 pub mod conflicts;
+pub mod deprovision;
 mod error;
 pub mod filter_sql;
 pub mod groups;
@@ -52,6 +53,24 @@ pub struct Store {
     /// writers racing on several connections sleep in SQLite's busy handler (1, 2, 5, 10… ms)
     /// and lose most of the throughput to the sleeps. On PostgreSQL the same pool as reads.
     writer: DatabaseConnection,
+}
+
+/// A write's result: the row as written, and the DELEGATED team memberships the push took away
+/// with it (design §3.8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written<T> {
+    pub row: T,
+    pub deprovisioned: u64,
+}
+
+impl<T> Written<T> {
+    /// A write that took nothing away.
+    pub fn unchanged(row: T) -> Self {
+        Written {
+            row,
+            deprovisioned: 0,
+        }
+    }
 }
 
 /// Microseconds since the Unix epoch: the one timestamp format of every table (sortable and

@@ -1,9 +1,31 @@
 //! Organizations.
 
 use entity::organization;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect,
+};
 
 use super::{Store, StoreError, now_micros};
+
+/// How an organization's IdP identities meet the instance's accounts (`scim/config`): what a
+/// login's `groups` claim is matched against (`claimMatch`, design §3.5), how a SCIM user is
+/// matched to an account (`accountMatch`) and whether SCIM removals take delegated memberships
+/// away (`pushDeprovisioning`, design §3.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchSettings {
+    pub claim_match: String,
+    pub account_match: String,
+    pub push_deprovisioning: bool,
+}
+
+/// A change of [`MatchSettings`]: each field set replaces the stored one, already validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchSettingsUpdate {
+    pub claim_match: Option<String>,
+    pub account_match: Option<String>,
+    pub push_deprovisioning: Option<bool>,
+}
 
 /// An organization as the rest of the program sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +81,51 @@ impl Store {
         super::notify::announce(&txn, id).await?;
         txn.commit().await?;
         Ok(Some(org))
+    }
+
+    /// An organization's [`MatchSettings`]; `None` for an unknown organization.
+    pub async fn match_settings(&self, org_id: i64) -> Result<Option<MatchSettings>, StoreError> {
+        let row: Option<(String, String, bool)> = organization::Entity::find_by_id(org_id)
+            .select_only()
+            .column(organization::Column::ClaimMatch)
+            .column(organization::Column::AccountMatch)
+            .column(organization::Column::PushDeprovisioning)
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(row.map(
+            |(claim_match, account_match, push_deprovisioning)| MatchSettings {
+                claim_match,
+                account_match,
+                push_deprovisioning,
+            },
+        ))
+    }
+
+    /// Applies `update` in one statement; false for an unknown organization. The next login
+    /// or push on any replica reads the new values (nothing caches them).
+    pub async fn update_match_settings(
+        &self,
+        org_id: i64,
+        update: &MatchSettingsUpdate,
+    ) -> Result<bool, StoreError> {
+        if *update == MatchSettingsUpdate::default() {
+            return Ok(self.find_org(org_id).await?.is_some());
+        }
+        let mut statement = Query::update();
+        statement
+            .table(organization::Entity)
+            .and_where(organization::Column::Id.eq(org_id));
+        if let Some(v) = &update.claim_match {
+            statement.value(organization::Column::ClaimMatch, v.as_str());
+        }
+        if let Some(v) = &update.account_match {
+            statement.value(organization::Column::AccountMatch, v.as_str());
+        }
+        if let Some(v) = update.push_deprovisioning {
+            statement.value(organization::Column::PushDeprovisioning, v);
+        }
+        Ok(self.write_conn().execute(&statement).await?.rows_affected() == 1)
     }
 
     /// One organization by id.

@@ -8,8 +8,12 @@ use sea_orm::{
 };
 use serde_json::{Map, Value};
 
+use super::audit::AuditContext;
+use super::deprovision::{Leavers, Reason, deprovision};
 use super::filter_sql::Target;
-use super::{ListError, ListQuery, Page, Store, StoreError, WriteError, now_micros, sort_column, unstorable};
+use super::{
+    ListError, ListQuery, Page, Store, StoreError, WriteError, Written, now_micros, sort_column, unstorable,
+};
 use crate::scim::error::ScimError;
 use crate::scim::names::fold_key;
 use crate::scim::resource::IfMatch;
@@ -127,14 +131,17 @@ impl Store {
     }
 
     /// Reads, changes and writes one user in one transaction. `change` gets the stored document
-    /// and returns the new one (PUT replaces it, PATCH edits it); `if_match` is checked against the version read under the lock.
+    /// and returns the new one (PUT replaces it, PATCH edits it); `if_match` is checked against the
+    /// version read under the lock. A user it deactivates loses its accounts' DELEGATED team
+    /// memberships in the organization (design §3.8), matched by the user as it was.
     pub async fn update_user<F>(
         &self,
         org_id: i64,
         id: &str,
         if_match: Option<&IfMatch>,
         change: F,
-    ) -> Result<UserRow, WriteError>
+        audit: &AuditContext,
+    ) -> Result<Written<UserRow>, WriteError>
     where
         F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>, ScimError>,
     {
@@ -155,9 +162,17 @@ impl Store {
         let doc = change(current.document.clone()).map_err(WriteError::Rejected)?;
         if doc == current.document {
             txn.commit().await?;
-            return Ok(current);
+            return Ok(Written::unchanged(current));
         }
         let (user_name, user_name_key, external_id, active, display_name_key, document) = columns(&doc);
+        let mut deprovisioned = 0;
+        if user_doc::active(&current.document) && !active {
+            let leaver = Leavers::User {
+                user_id: id,
+                reason: Reason::UserDeactivated,
+            };
+            deprovisioned = deprovision(&txn, audit, org_id, leaver).await?;
+        }
         let now = now_micros();
         let version = current.version + 1;
         let mut update = Query::update();
@@ -180,21 +195,26 @@ impl Store {
             .await?;
         write_emails(&txn, org_id, id, &doc).await?;
         txn.commit().await?;
-        Ok(UserRow {
-            document: doc,
-            updated_at: now,
-            version,
-            ..current
+        Ok(Written {
+            row: UserRow {
+                document: doc,
+                updated_at: now,
+                version,
+                ..current
+            },
+            deprovisioned,
         })
     }
 
-    /// Deletes one user; its e-mails and group memberships cascade.
+    /// Deletes one user; its e-mails and group memberships cascade, and its accounts lose their
+    /// DELEGATED team memberships in the organization (design §3.8). Answers how many they lost.
     pub async fn delete_user(
         &self,
         org_id: i64,
         id: &str,
         if_match: Option<&IfMatch>,
-    ) -> Result<(), WriteError> {
+        audit: &AuditContext,
+    ) -> Result<u64, WriteError> {
         if unstorable(id) {
             return Err(WriteError::NotFound);
         }
@@ -208,9 +228,14 @@ impl Store {
         if if_match.is_some_and(|m| !m.admits(current.version)) {
             return Err(WriteError::VersionMismatch);
         }
+        let leaver = Leavers::User {
+            user_id: id,
+            reason: Reason::UserDeleted,
+        };
+        let deprovisioned = deprovision(&txn, audit, org_id, leaver).await?;
         scim_user::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
         txn.commit().await?;
-        Ok(())
+        Ok(deprovisioned)
     }
 }
 

@@ -9,7 +9,7 @@ use axum::body::Body;
 use serde::Deserialize;
 
 use super::{AdminError, Caller, Result, Right, json_body, json_response, org_catalog, time};
-use crate::catalog::{CatalogError, HeldBy};
+use crate::catalog::{CatalogError, HeldBy, MatchSettingsUpdate};
 use crate::routing::AppState;
 use crate::tokens::{IssueError, IssueMode};
 
@@ -52,20 +52,26 @@ pub async fn config(
             "tokenLastUsed": time(last_used),
             "groupCount": scim.group_count,
             "ssoActive": sso_active,
-            "claimMatch": scim.claim_match,
+            "claimMatch": scim.settings.claim_match,
+            "accountMatch": scim.settings.account_match,
+            "pushDeprovisioning": scim.settings.push_deprovisioning,
             "openConflicts": conflicts,
         }),
     ))
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ConfigUpdate {
     #[serde(default)]
     claim_match: Option<String>,
+    #[serde(default)]
+    account_match: Option<String>,
+    #[serde(default)]
+    push_deprovisioning: Option<bool>,
 }
 
-/// PATCH `{claimMatch?}` → the new config.
+/// PATCH `{claimMatch?, accountMatch?, pushDeprovisioning?}` → the new config.
 pub async fn update_config(
     State(state): State<AppState>,
     caller: Caller,
@@ -74,9 +80,13 @@ pub async fn update_config(
 ) -> Result<Response> {
     let (catalog, _) = org_catalog(&state, &caller, &org_id, Right::Write).await?;
     let input: ConfigUpdate = json_body(body).await?;
-    if let Some(claim_match) = &input.claim_match {
-        catalog.set_claim_match(claim_match).await?;
-    }
+    catalog
+        .update_settings(MatchSettingsUpdate {
+            claim_match: input.claim_match,
+            account_match: input.account_match,
+            push_deprovisioning: input.push_deprovisioning,
+        })
+        .await?;
     config(State(state), caller, Path(org_id)).await
 }
 

@@ -589,3 +589,112 @@ async fn removing_one_member_costs_the_same_statements_in_a_group_of_10_or_of_20
         "statements for one removal: {small} in 10, {large} in 20,000"
     );
 }
+
+/// A login's answer status and a push's, run at the same moment.
+async fn race(
+    app: &TestApp,
+    login_groups: &[&str],
+    alice: &str,
+    push: (Method, String, Value),
+    org: &TestOrg,
+) -> (StatusCode, StatusCode) {
+    let claims = json!({"sub": alice, "email": alice, "email_verified": true, "groups": login_groups});
+    let (method, path, body) = push;
+    let token = common::id_token(claims);
+    let url = format!("{}{path}", org.base());
+    let (login, pushed) = tokio::join!(
+        app.login_token(&token),
+        app.send(method, &url, Some(&org.token), Some(&body), &[]),
+    );
+    (login.status, pushed.status)
+}
+
+/// A login adding a membership while a push removes the user from the group, and a login
+/// removing two memberships while a deactivation removes them too: every answer a success (no
+/// 5xx, no deadlock), and each end state one of the two orders gives, with its audit trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL"]
+async fn a_login_racing_a_push_ends_as_one_of_the_two_orders() {
+    common::require_postgres();
+    let app = TestApp::new().await;
+    let mut orders = (0, 0);
+    for round in 0..20 {
+        // The login adds alice while the IdP removes her from the group.
+        let alice = email(&format!("race-{round}"));
+        let org = app.org("race").await;
+        let scim = Scim::new(&app, &org);
+        let user = scim.create_user(&alice).await;
+        let (group, name, team) = delegated_group(&app, &org, "race", &[&user]).await;
+        let remove = patch_op(json!([{"op": "remove", "path": format!("members[value eq \"{user}\"]")}]));
+        let statuses = race(
+            &app,
+            &[&name],
+            &alice,
+            (Method::PATCH, format!("/Groups/{group}"), remove),
+            &org,
+        )
+        .await;
+        assert_eq!(
+            statuses,
+            (StatusCode::OK, StatusCode::NO_CONTENT),
+            "round {round}"
+        );
+        let present = delegated(&OrgAdmin::owner(&app, org.id).members(team).await, &alice);
+        let removed_by_push = OrgAdmin::owner(&app, org.id)
+            .audit("type=team_member_deleted")
+            .await
+            .iter()
+            .any(|e| e["data"]["reason"] == "idp_membership_removed");
+        // Login first: added, then removed by the push (audited). Push first: nothing to remove,
+        // then added by the login.
+        assert!(
+            present != removed_by_push,
+            "round {round}: present {present}, removed {removed_by_push}"
+        );
+        if present {
+            orders.0 += 1
+        } else {
+            orders.1 += 1
+        }
+
+        // A login whose claim names neither group removes alice's two memberships while the IdP
+        // deactivates her: both go, each audited once.
+        let (_, second_name, second_team) = delegated_group(&app, &org, "race-2", &[&user]).await;
+        let reactivate = patch_op(json!([{"op": "replace", "path": "active", "value": true}]));
+        assert_eq!(
+            scim.patch(&format!("/Users/{user}"), &reactivate).await.status,
+            StatusCode::OK
+        );
+        login(&app, &alice, &[&name, &second_name]).await;
+        let before = OrgAdmin::owner(&app, org.id)
+            .audit("type=team_member_deleted")
+            .await
+            .len();
+        let deactivate = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
+        let statuses = race(
+            &app,
+            &[],
+            &alice,
+            (Method::PATCH, format!("/Users/{user}"), deactivate),
+            &org,
+        )
+        .await;
+        assert_eq!(statuses, (StatusCode::OK, StatusCode::OK), "round {round}");
+        assert!(OrgAdmin::owner(&app, org.id).members(team).await.is_empty());
+        assert!(
+            OrgAdmin::owner(&app, org.id)
+                .members(second_team)
+                .await
+                .is_empty()
+        );
+        let after = OrgAdmin::owner(&app, org.id)
+            .audit("type=team_member_deleted")
+            .await
+            .len();
+        assert_eq!(after - before, 2, "round {round}: each membership removed once");
+    }
+    println!(
+        "login first then push: {} rounds; push first then login: {} rounds",
+        orders.1, orders.0
+    );
+}

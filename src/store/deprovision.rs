@@ -1,25 +1,27 @@
 //! Push-time deprovisioning (design §3.8): when a SCIM write says that users left a group, or
 //! that a user was deactivated or deleted, the matching accounts' DELEGATED team memberships go in
 //! the same transaction, audited one event per membership. Set-based: whatever the group's size
-//! or the user's number of teams, a push costs two statements (the audit events, then the delete)
-//! per chunk of leaving ids, and nothing is read into memory. Never adds a membership (only a
-//! login's claim does); never touches MANUAL ones.
+//! or the user's number of teams, one DELETE per chunk of leaving ids (the membership write's
+//! chunks), answering the rows it removed, and their events in one INSERT per thousand (none when
+//! nothing went). Never adds a membership (only a login's claim does); never touches MANUAL ones.
 //!
-//! The organization's settings are read by the statements themselves (`pushDeprovisioning`,
+//! The organization's settings are read by the statement itself (`pushDeprovisioning`,
 //! `accountMatch`), so a setting changed a moment ago applies to the next push on every replica.
 //!
 //! Lock order on PostgreSQL. A group's leavers: the group row is locked by the write, then the
 //! memberships; a login never holds a membership of that group while it waits for the group row
 //! (it locks rows before it writes memberships), and one account has at most one membership from
 //! one row, so the two never wait on each other in a cycle. A user's deactivation or deletion
-//! removes several memberships of one account: it locks the matching accounts first, in id order,
-//! which is where a login starts too, so the two run one after the other.
+//! removes several memberships of one account, as a login does, and two such deletes taking the
+//! same rows in different orders could deadlock: it locks the matching accounts first, in id
+//! order, which is where a login starts too, so the two run one after the other.
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value as DbValue};
+use serde_json::json;
 
-use super::audit::AuditContext;
+use super::audit::{self, AuditContext};
 use super::teams::DELEGATED;
-use super::{StoreError, id_array, id_in, now_micros};
+use super::{StoreError, id_array, id_in};
 
 /// `account_match` of organizations that match SCIM users to accounts by e-mail (default).
 pub const ACCOUNT_MATCH_EMAIL: &str = "email";
@@ -50,12 +52,9 @@ impl Reason {
 
 /// Whose memberships go.
 pub(crate) enum Leavers<'a> {
-    /// Members of `group_id` leaving it: those of `ids` who are members, or every member (`None`).
-    /// Run before the group's membership rows are deleted.
-    Group {
-        group_id: &'a str,
-        ids: Option<&'a [String]>,
-    },
+    /// Members of `group_id` leaving it: those of `ids` (at most a chunk) who are members. Run
+    /// before the group's membership rows are deleted.
+    Group { group_id: &'a str, ids: &'a [String] },
     /// One user, from every delegated team of the organization. Run before the user changes.
     User { user_id: &'a str, reason: Reason },
 }
@@ -82,17 +81,11 @@ pub(crate) async fn deprovision<C: ConnectionTrait>(
     let mut values: Vec<DbValue> = vec![org_id.into()];
     let (users, from_group) = match &leavers {
         Leavers::Group { group_id, ids } => {
-            values.push((*group_id).into());
-            let users = match ids {
-                Some(ids) => {
-                    values.push(id_array(ids)?.into());
-                    format!(
-                        "SELECT gm.user_id FROM group_members gm WHERE gm.group_id = $2 AND {}",
-                        id_in(backend, "gm.user_id", "$3")
-                    )
-                }
-                None => "SELECT gm.user_id FROM group_members gm WHERE gm.group_id = $2".to_owned(),
-            };
+            values.extend([(*group_id).into(), id_array(ids)?.into()]);
+            let users = format!(
+                "SELECT gm.user_id FROM group_members gm WHERE gm.group_id = $2 AND {}",
+                id_in(backend, "gm.user_id", "$3")
+            );
             (users, " AND delegated_from = $2")
         }
         Leavers::User { user_id, .. } => {
@@ -109,38 +102,28 @@ pub(crate) async fn deprovision<C: ConnectionTrait>(
         conn.query_all_raw(Statement::from_sql_and_values(backend, lock, values.clone()))
             .await?;
     }
-    let memberships =
-        format!("org_id = $1 AND provenance = '{DELEGATED}'{from_group} AND account_id IN ({accounts})");
-
-    let n = values.len();
-    let mut audited = values.clone();
-    // One event per membership, written by the same selection the delete uses. The event's data
-    // is JSON assembled in SQL from a prefix made here (so every string in it is escaped) and the
-    // row's team and group ids (integers and our own UUIDs).
-    let prefix =
-        serde_json::json!({"provenance": DELEGATED, "reason": leavers.reason().as_str()}).to_string();
-    let prefix = format!("{},\"teamId\":", prefix.trim_end_matches('}'));
-    audited.extend([
-        audit.actor.as_str().into(),
-        audit.actor_detail.as_ref().map(ToString::to_string).into(),
-        audit.correlation_id.as_str().into(),
-        now_micros().into(),
-        prefix.into(),
-    ]);
-    let [actor, detail, correlation, at, data] = [n + 1, n + 2, n + 3, n + 4, n + 5];
-    let record = format!(
-        "INSERT INTO audit_events (org_id, event_type, actor, actor_detail, target, correlation_id, at, data) \
-         SELECT $1, 'team_member_deleted', ${actor}, ${detail}, account_id, ${correlation}, ${at}, \
-         ${data} || CAST(team_id AS TEXT) || ',\"idpGroupId\":\"' || delegated_from || '\"}}' \
-         FROM team_members WHERE {memberships}"
+    // The events are made from the rows the delete answers: a login removing the same membership
+    // at the same moment gets the row or does not, and whoever removed it is the one who says so.
+    let delete = format!(
+        "DELETE FROM team_members \
+         WHERE org_id = $1 AND provenance = '{DELEGATED}'{from_group} AND account_id IN ({accounts}) \
+         RETURNING account_id, team_id, delegated_from"
     );
-    conn.execute_raw(Statement::from_sql_and_values(backend, record, audited))
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(backend, delete, values))
         .await?;
-    let delete = format!("DELETE FROM team_members WHERE {memberships}");
-    Ok(conn
-        .execute_raw(Statement::from_sql_and_values(backend, delete, values))
-        .await?
-        .rows_affected())
+    let reason = leavers.reason().as_str();
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let account: String = row.try_get_by_index(0)?;
+        let team: i64 = row.try_get_by_index(1)?;
+        let from: Option<String> = row.try_get_by_index(2)?;
+        let data = json!({"teamId": team, "provenance": DELEGATED, "idpGroupId": from, "reason": reason});
+        events.push((org_id, account, data));
+    }
+    let removed = events.len() as u64;
+    audit::record_each(conn, audit, "team_member_deleted", events).await?;
+    Ok(removed)
 }
 
 /// SQL selecting the ids of the accounts that the SCIM users selected by `users` match, by the

@@ -132,24 +132,18 @@ impl Store {
                     [account.id.clone().into(), id_array(&gone)?.into()],
                 ))
                 .await?;
+            let mut events = Vec::with_capacity(rows.len());
             for row in rows {
                 let team_id: i64 = row.try_get_by_index(0)?;
                 let org_id: i64 = row.try_get_by_index(1)?;
                 let from: Option<String> = row.try_get_by_index(2)?;
-                audit::record(
-                    &txn,
-                    audit_ctx,
-                    Some(org_id),
-                    "team_member_deleted",
-                    &account.id,
-                    Some(json!({
-                        "teamId": team_id, "provenance": DELEGATED, "idpGroupId": from,
-                        "reason": "login_claim",
-                    })),
-                )
-                .await?;
+                let data = json!({
+                    "teamId": team_id, "provenance": DELEGATED, "idpGroupId": from, "reason": "login_claim",
+                });
+                events.push((org_id, account.id.clone(), data));
                 applied.removed.push(TeamRef { org_id, team_id });
             }
+            audit::record_each(&txn, audit_ctx, "team_member_deleted", events).await?;
         }
 
         // DELEGATED memberships of teams whose row the claim names, and the organizations.

@@ -161,34 +161,45 @@ pub(crate) async fn remove_members<C: ConnectionTrait>(
     group_id: &str,
     ids: Option<&[String]>,
 ) -> Result<MemberCounts, StoreError> {
-    let backend = conn.get_database_backend();
     let mut counts = MemberCounts::default();
-    let Some(ids) = ids else {
-        counts.deprovisioned =
-            deprovision(conn, audit, org_id, Leavers::Group { group_id, ids: None }).await?;
-        let all = Statement::from_sql_and_values(
-            backend,
-            "DELETE FROM group_members WHERE group_id = $1",
-            [group_id.into()],
-        );
-        counts.removed = conn.execute_raw(all).await?.rows_affected();
-        return Ok(counts);
-    };
+    match ids {
+        Some(ids) => {
+            for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {
+                counts += remove_chunk(conn, audit, org_id, group_id, chunk).await?;
+            }
+        }
+        // Every member, a chunk at a time, so no statement answers more than a chunk of leavers.
+        None => loop {
+            let chunk = member_chunk(conn, org_id, group_id, None, ID_CHUNK as u64).await?;
+            counts += remove_chunk(conn, audit, org_id, group_id, &chunk).await?;
+            if chunk.len() < ID_CHUNK {
+                break;
+            }
+        },
+    }
+    Ok(counts)
+}
+
+/// [`remove_members`] for at most [`ID_CHUNK`] ids.
+async fn remove_chunk<C: ConnectionTrait>(
+    conn: &C,
+    audit: &AuditContext,
+    org_id: i64,
+    group_id: &str,
+    ids: &[String],
+) -> Result<MemberCounts, StoreError> {
+    let backend = conn.get_database_backend();
+    let deprovisioned = deprovision(conn, audit, org_id, Leavers::Group { group_id, ids }).await?;
     let sql = format!(
         "DELETE FROM group_members WHERE group_id = $1 AND {}",
         id_in(backend, "user_id", "$2")
     );
-    for chunk in ids.chunks(ID_CHUNK).filter(|chunk| any_storable(chunk)) {
-        let leavers = Leavers::Group {
-            group_id,
-            ids: Some(chunk),
-        };
-        counts.deprovisioned += deprovision(conn, audit, org_id, leavers).await?;
-        let statement =
-            Statement::from_sql_and_values(backend, sql.as_str(), [group_id.into(), id_array(chunk)?.into()]);
-        counts.removed += conn.execute_raw(statement).await?.rows_affected();
-    }
-    Ok(counts)
+    let statement = Statement::from_sql_and_values(backend, sql, [group_id.into(), id_array(ids)?.into()]);
+    Ok(MemberCounts {
+        removed: conn.execute_raw(statement).await?.rows_affected(),
+        deprovisioned,
+        ..MemberCounts::default()
+    })
 }
 
 /// The ids that are not users of `org_id`, if any: an anti-join of each chunk against the users'

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use serde_json::json;
 
 use crate::client::{Cpu, Http, filter, group_body, one, run_for};
@@ -211,7 +211,10 @@ pub async fn scale(
 
 /// Group size: the same reads and a one-member change on a group of `small` and of `large`
 /// members (users and memberships seeded in bulk SQL), all clients on the one group. Reads without
-/// members and one-member changes should not grow with the group; a read with members does.
+/// members and one-member changes should not grow with the group; a read with members does. The
+/// group is delegated to a team, and the last operation removes a member whose account is a
+/// DELEGATED member of it (push-time deprovisioning, design §3.8): each client has a user of its
+/// own, added back to the group and to the team (as a login would) before each timed removal.
 pub async fn group_size(
     org: &crate::workloads::Org,
     url: &str,
@@ -224,9 +227,30 @@ pub async fn group_size(
     let backend = sql.get_database_backend();
     let tag = format!("{:08x}", crate::rand_u32());
     let largest = sizes.iter().copied().max().unwrap_or(0);
-    // One more than the largest group: a user outside every group, for the one-member change.
-    seed_users(&sql, backend, org.id, &tag, largest + 1).await?;
+    // One more than the largest group: a user outside every group, for the one-member change;
+    // then one leaver per client, each with an account whose e-mail is its userName.
+    seed_users(&sql, backend, org.id, &tag, largest + 1 + clients).await?;
     let outsider = row_id(&tag, largest);
+    let leavers: Vec<(String, String)> = (0..clients)
+        .map(|c| {
+            (
+                row_id(&tag, largest + 1 + c),
+                format!("{tag}-0000-7000-9000-{c:012}"),
+            )
+        })
+        .collect();
+    let now = scimgate::store::now_micros();
+    for (c, (_, account)) in leavers.iter().enumerate() {
+        let email = format!("u{}@{tag}.load.example", largest + 1 + c);
+        sql.execute_unprepared(&format!(
+            "INSERT INTO accounts (id, issuer, subject, email, email_key, created_at) \
+             VALUES ('{account}', 'load', '{account}', '{email}', '{email}', {now})"
+        ))
+        .await
+        .map_err(err("seed account"))?;
+    }
+    let leavers = Arc::new(leavers);
+    let org_id = org.id;
     let mut figures = Vec::new();
     for &size in sizes {
         let answer = org
@@ -252,23 +276,57 @@ pub async fn group_size(
                 .await
                 .map_err(err("analyze"))?;
         }
+        let team = delegated_team(&sql, org.id, &group, &format!("size-{tag}-{size}")).await?;
+        let removals = format!(
+            "SELECT COUNT(*) FROM audit_events WHERE org_id = {} AND event_type = 'team_member_deleted' \
+             AND data LIKE '%idp_membership_removed%'",
+            org.id
+        );
+        let removed_before = count(&sql, &removals).await?;
         let path = format!("/Groups/{group}");
-        let ops: [(String, u8); 3] = [
+        let ops: [(String, u8); 4] = [
             (
                 format!("GET /Groups/{{id}}?excludedAttributes=members, {size} members"),
                 0,
             ),
             (format!("GET /Groups/{{id}} with members, {size} members"), 1),
             (format!("PATCH add + remove one member, {size} members"), 2),
+            (
+                format!("PATCH remove one member, its delegated team membership too, {size} members"),
+                3,
+            ),
         ];
         for (op, kind) in ops {
             let (http, path, outsider) = (org.http.clone(), path.clone(), outsider.clone());
+            let (sql, leavers, group) = (sql.clone(), leavers.clone(), group.clone());
             let cpu = Cpu::start(pid);
-            let (samples, wall) = run_for(clients, duration, move |_, _| {
+            let (samples, wall) = run_for(clients, duration, move |client, _| {
                 let (http, path, op) = (http.clone(), path.clone(), op.clone());
                 let member = json!([{"value": outsider.clone()}]);
+                let (sql, leavers, group) = (sql.clone(), leavers.clone(), group.clone());
                 async move {
                     match kind {
+                        3 => {
+                            let (user, account) = &leavers[client];
+                            let leaver = json!([{"value": user}]);
+                            let added = http
+                                .patch(&path, json!([{"op": "add", "path": "members", "value": leaver}]))
+                                .await;
+                            if let Err(e) = rejoin_team(&sql, org_id, team, account, &group).await {
+                                let mut s = one(&op, &added);
+                                s.record_failure(&op, e);
+                                return s;
+                            }
+                            one(
+                                &op,
+                                &http
+                                    .patch(
+                                        &path,
+                                        json!([{"op": "remove", "path": "members", "value": leaver}]),
+                                    )
+                                    .await,
+                            )
+                        }
                         0 => one(
                             &op,
                             &http.get(&format!("{path}?excludedAttributes=members")).await,
@@ -298,8 +356,53 @@ pub async fn group_size(
             .await;
             figures.extend(cpu.attribute(samples.figures(wall)));
         }
+        // The timed removals really deprovisioned: their audit events are there.
+        if count(&sql, &removals).await? <= removed_before {
+            return Err(format!("no push-time removal was audited for team {team}"));
+        }
     }
     Ok(Case::new("Group size (all clients on one group)", figures).note("sizes", json!(sizes)))
+}
+
+/// A team of `org` delegated to `group`; its id.
+async fn delegated_team(sql: &DatabaseConnection, org: i64, group: &str, name: &str) -> Res<i64> {
+    let now = scimgate::store::now_micros();
+    sql.execute_unprepared(&format!(
+        "INSERT INTO teams (org_id, name, idp_group_id, created_at, updated_at) \
+         VALUES ({org}, '{name}', '{group}', {now}, {now})"
+    ))
+    .await
+    .map_err(err("seed team"))?;
+    count(
+        sql,
+        &format!("SELECT id FROM teams WHERE org_id = {org} AND idp_group_id = '{group}'"),
+    )
+    .await
+}
+
+/// Makes `account` a DELEGATED member of `team` from `group` again, as a login would.
+async fn rejoin_team(sql: &DatabaseConnection, org: i64, team: i64, account: &str, group: &str) -> Res<()> {
+    let now = scimgate::store::now_micros();
+    sql.execute_unprepared(&format!(
+        "INSERT INTO team_members (team_id, account_id, org_id, provenance, delegated_from, created_at) \
+         VALUES ({team}, '{account}', {org}, 'DELEGATED', '{group}', {now}) ON CONFLICT DO NOTHING"
+    ))
+    .await
+    .map_err(err("rejoin team"))?;
+    Ok(())
+}
+
+/// The first column of the first row of `query`, an integer.
+async fn count(sql: &DatabaseConnection, query: &str) -> Res<i64> {
+    let row = sql
+        .query_one_raw(Statement::from_string(
+            sql.get_database_backend(),
+            query.to_owned(),
+        ))
+        .await
+        .map_err(err("count"))?
+        .ok_or("count: no row")?;
+    row.try_get_by_index::<i64>(0).map_err(err("count value"))
 }
 
 /// `n` users of `org` with ids `{tag}-0000-7000-8000-{i:012}` (uuid-shaped, as the column wants).

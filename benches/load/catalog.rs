@@ -292,7 +292,7 @@ pub async fn group_size(
             (format!("GET /Groups/{{id}} with members, {size} members"), 1),
             (format!("PATCH add + remove one member, {size} members"), 2),
             (
-                format!("PATCH remove one member, its delegated team membership too, {size} members"),
+                format!("PATCH remove a member + its team (§3.8), {size} members"),
                 3,
             ),
         ];

@@ -374,7 +374,7 @@ async fn run_backend(
     eprintln!("[{label}] group size");
     let mut sized = make_orgs(&db, &server, 1, "sized", &run).await?;
     workloads::create_users(&mut sized, 1, &run).await?;
-    let sizes = if cfg.quick { [10, 1_000] } else { [10, 10_000] };
+    let sizes = if cfg.quick { [10, 1_000] } else { [10, 100_000] };
     cases.push(catalog::group_size(&sized[0], &db, &sizes, cfg.clients, d, Some(server.pid())).await?);
 
     eprintln!("[{label}] floor");

@@ -73,6 +73,36 @@ impl<T> Written<T> {
     }
 }
 
+/// Turns on SQLite's query planner stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`) for one
+/// connection. Without it SQLite plans around bound values: a statement with a bound `LIMIT ?`
+/// (sea-orm binds every LIMIT, `.one()`'s too) or `LIKE ?` is marked stale whenever that value is
+/// re-bound, and sqlx re-binds every parameter on every run, so each run re-parsed the statement
+/// (`sqlite3Reprepare`) and the statement cache saved nothing. With the guarantee a statement is
+/// prepared once per connection.
+async fn enable_query_planner_stability(
+    conn: &mut sea_orm::sqlx::sqlite::SqliteConnection,
+) -> Result<(), sea_orm::sqlx::Error> {
+    use libsqlite3_sys::{SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK, sqlite3_db_config};
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    // SAFETY: `db` is an open connection, and `handle` keeps its worker thread off it for the
+    // call. ENABLE_QPSG takes an int (1: on) and an int pointer for the old value, null allowed.
+    let rc = unsafe {
+        sqlite3_db_config(
+            db,
+            SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        )
+    };
+    if rc != SQLITE_OK {
+        return Err(sea_orm::sqlx::Error::Configuration(
+            format!("enabling SQLite's query planner stability guarantee failed (code {rc})").into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Microseconds since the Unix epoch: the one timestamp format of every table (sortable and
 /// identical on SQLite and PostgreSQL).
 pub fn now_micros() -> i64 {
@@ -117,6 +147,10 @@ impl Store {
                 .foreign_keys(true)
                 .pragma("case_sensitive_like", "ON")
                 .create_if_missing(true)
+        });
+        // Set on every connection either SQLite pool opens (the writer reuses these options).
+        options.map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_connect(|conn, _| Box::pin(enable_query_planner_stability(conn)))
         });
         let db = Database::connect(options.clone())
             .await
@@ -440,6 +474,77 @@ mod pool_tests {
             statement_timeout,
         };
         Store::connect(&url, pool).await.expect("connect")
+    }
+
+    /// How SQLite plans `x GLOB 'ab*'` on the connection `txn` holds: with the pattern bound, and
+    /// with it written in the SQL. SQLite narrows a GLOB on an indexed column to a range of the
+    /// index (a SEARCH) when it knows the pattern; for a bound pattern it knows it only by planning
+    /// around the bound value, which is what the query planner stability guarantee turns off (the
+    /// same mechanism that re-prepared every statement with a bound LIMIT).
+    async fn glob_plans(txn: &DatabaseTransaction) -> (String, String) {
+        txn.execute_unprepared(
+            "CREATE TEMP TABLE qpsg_probe (x TEXT); CREATE INDEX temp.qpsg_probe_x ON qpsg_probe (x)",
+        )
+        .await
+        .expect("probe table");
+        let plan = |sql: &str, values: Vec<sea_orm::Value>| {
+            let statement = Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN SELECT x FROM qpsg_probe WHERE x GLOB {sql}"),
+                values,
+            );
+            async move {
+                let rows = txn.query_all_raw(statement).await.expect("explain");
+                let details: Vec<String> = rows
+                    .iter()
+                    .map(|row| row.try_get_by_index::<String>(3).expect("detail"))
+                    .collect();
+                details.join("; ")
+            }
+        };
+        let bound = plan("?", vec!["ab*".into()]).await;
+        let written = plan("'ab*'", vec![]).await;
+        (bound, written)
+    }
+
+    /// Every connection of both SQLite pools runs under the query planner stability guarantee:
+    /// the plan of a bound pattern does not depend on its value.
+    #[tokio::test]
+    async fn every_sqlite_connection_plans_without_bound_values() {
+        const READERS: u32 = 3;
+        let path = std::env::temp_dir().join(format!("scimgate-qpsg-{}.db", uuid::Uuid::now_v7().simple()));
+        let pool = PoolSettings {
+            max_connections: READERS,
+            statement_timeout: Duration::from_secs(5),
+        };
+        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()), pool)
+            .await
+            .expect("connect");
+        // Held at once, so each is another connection of the read pool (all it can open).
+        let mut txns = Vec::new();
+        for _ in 0..READERS {
+            txns.push(store.conn().begin().await.expect("read connection"));
+        }
+        txns.push(store.begin_write().await.expect("writer connection"));
+        for (i, txn) in txns.iter().enumerate() {
+            let (bound, written) = glob_plans(txn).await;
+            // The index serves the pattern when SQLite knows it: the probe can tell the two apart.
+            assert!(
+                written.starts_with("SEARCH"),
+                "connection {i}, pattern written in: {written}"
+            );
+            assert!(
+                bound.starts_with("SCAN"),
+                "connection {i} planned around the bound value: {bound}"
+            );
+        }
+        for txn in txns {
+            txn.rollback().await.expect("rollback");
+        }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 
     /// The statement timeout is a session setting of every pooled PostgreSQL connection.

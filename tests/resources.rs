@@ -443,6 +443,78 @@ async fn group_filters_cover_operators_logic_and_attributes() {
     );
 }
 
+/// `sw` answers exactly the names that start with the prefix, at the edges of the character
+/// ranges (SQLite reads it as a range of the index, bounded by the prefix's successor) and with
+/// LIKE's own wildcards and escape in the prefix.
+#[tokio::test]
+async fn starts_with_answers_exactly_the_names_with_the_prefix() {
+    let app = TestApp::new().await;
+    let org = app.org("swedges").await;
+    let scim = Scim::new(&app, &org);
+    let p = unique("sw");
+    let suffixes = [
+        "",
+        "a",
+        "ab",
+        "ab\u{7f}",
+        "ab\u{80}",
+        "ab\u{7ff}",
+        "ab\u{800}",
+        "ab\u{d7ff}",
+        "ab\u{e000}",
+        "ab\u{ffff}",
+        "ab\u{10000}",
+        "ab\u{10ffff}",
+        "ab\u{10ffff}\u{10ffff}z",
+        "ab%",
+        "ab%c",
+        "ab_",
+        "ab\\",
+        "abc",
+        "ac",
+        "a\u{10ffff}",
+        "a\u{10ffff}b",
+        "b",
+    ];
+    let mut users = Vec::new();
+    for suffix in suffixes {
+        let name = format!("{p}-{suffix}");
+        users.push((create_user_with(&scim, json!({"userName": name})).await, name));
+    }
+    let prefixes = [
+        "",
+        "a",
+        "ab",
+        "ab\u{7f}",
+        "ab\u{7ff}",
+        "ab\u{d7ff}",
+        "ab\u{ffff}",
+        "ab\u{10ffff}",
+        "a\u{10ffff}",
+        "ab%",
+        "ab_",
+        "ab\\",
+        "abc",
+        "b",
+        "c",
+    ];
+    for prefix in prefixes {
+        let prefix = format!("{p}-{prefix}");
+        let filter = format!("userName sw {}", Value::from(prefix.clone()));
+        let found = sorted(ids(&scim
+            .get(&format!("/Users?filter={}&count=100", enc(&filter)))
+            .await));
+        let expected = sorted(
+            users
+                .iter()
+                .filter(|(_, name)| name.starts_with(&prefix))
+                .map(|(id, _)| id.clone())
+                .collect(),
+        );
+        assert_eq!(found, expected, "{filter}");
+    }
+}
+
 #[tokio::test]
 async fn user_filters_cover_user_name_emails_and_active() {
     let app = TestApp::new().await;

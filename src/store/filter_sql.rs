@@ -3,6 +3,7 @@
 //! `invalidFilter`): an empty 200 for a filter we do not understand makes IdPs create duplicates.
 
 use entity::{group_member, idp_group, scim_user, scim_user_email};
+use sea_orm::DbBackend;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, LikeExpr, Query, SelectStatement};
 use serde_json::Value;
 
@@ -61,28 +62,28 @@ enum Attr {
     Multi(MultiValued, Option<String>),
 }
 
-/// Builds the SQL condition for `filter` on `target`.
-pub fn condition(filter: &Filter, target: Target) -> Res<Expr> {
+/// Builds the SQL condition for `filter` on `target`, for the `backend` it will run on.
+pub fn condition(filter: &Filter, target: Target, backend: DbBackend) -> Res<Expr> {
     match filter {
-        Filter::And(a, b) => Ok(condition(a, target)?.and(condition(b, target)?)),
-        Filter::Or(a, b) => Ok(condition(a, target)?.or(condition(b, target)?)),
-        Filter::Not(inner) => Ok(condition(inner, target)?.not()),
+        Filter::And(a, b) => Ok(condition(a, target, backend)?.and(condition(b, target, backend)?)),
+        Filter::Or(a, b) => Ok(condition(a, target, backend)?.or(condition(b, target, backend)?)),
+        Filter::Not(inner) => Ok(condition(inner, target, backend)?.not()),
         Filter::Present(path) => match resolve(path, target)? {
             Attr::Single(col) => Ok(present(&col)),
             Attr::Multi(kind, sub) => exists(kind, sub_present(kind, sub.as_deref())?),
         },
         Filter::Compare { path, op, value } => match resolve(path, target)? {
-            Attr::Single(col) => compare(&col, *op, value, &path_name(path)),
+            Attr::Single(col) => compare(&col, *op, value, &path_name(path), backend),
             Attr::Multi(kind, sub) => {
                 let sub = sub.unwrap_or_else(|| "value".to_owned());
                 exists(
                     kind,
-                    compare(&sub_column(kind, &sub)?, *op, value, &path_name(path))?,
+                    compare(&sub_column(kind, &sub)?, *op, value, &path_name(path), backend)?,
                 )
             }
         },
         Filter::ValuePath { path, filter } => match resolve(path, target)? {
-            Attr::Multi(kind, None) => exists(kind, inner_condition(kind, filter)?),
+            Attr::Multi(kind, None) => exists(kind, inner_condition(kind, filter, backend)?),
             _ => unsupported(format!("\"{}\" does not take a value filter", path_name(path))),
         },
         Filter::ValuePathCompare {
@@ -95,10 +96,10 @@ pub fn condition(filter: &Filter, target: Target) -> Res<Expr> {
             Attr::Multi(kind, None) => {
                 let col = sub_column(kind, sub_attr)?;
                 let selected = match op {
-                    Some(op) => compare(&col, *op, value, sub_attr)?,
+                    Some(op) => compare(&col, *op, value, sub_attr, backend)?,
                     None => present(&col),
                 };
-                exists(kind, inner_condition(kind, filter)?.and(selected))
+                exists(kind, inner_condition(kind, filter, backend)?.and(selected))
             }
             _ => unsupported(format!("\"{}\" does not take a value filter", path_name(path))),
         },
@@ -244,7 +245,39 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-fn compare(col: &Column, op: CompareOp, value: &Value, name: &str) -> Res<Expr> {
+/// `col >= prefix AND col < (prefix with its last character raised by one)`: the strings that
+/// start with `prefix` in SQLite's BINARY order (bytes; UTF-8 keeps code point order), which an
+/// index on `col` serves as a range. SQLite derives this range from `LIKE 'abc%'` itself only for a
+/// pattern it can read while planning, and the query planner stability guarantee (see
+/// `store::enable_query_planner_stability`) hides bound values from the planner. Not on
+/// PostgreSQL: it orders text by the column's collation, where a prefix's strings are not a range.
+fn prefix_range(col: &Expr, prefix: &str) -> Expr {
+    let from = col.clone().gte(prefix);
+    match prefix_successor(prefix) {
+        Some(to) => from.and(col.clone().lt(to)),
+        None => from,
+    }
+}
+
+/// The least string greater than every string that starts with `prefix`, if there is one (none
+/// when every character is U+10FFFF, or `prefix` is empty).
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The next scalar value: past the surrogates, none past U+10FFFF (then carry).
+        let next = match u32::from(last) + 1 {
+            0xD800 => Some('\u{E000}'),
+            n => char::from_u32(n),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+fn compare(col: &Column, op: CompareOp, value: &Value, name: &str, backend: DbBackend) -> Res<Expr> {
     match col {
         Column::Text { folded, nullable, .. } => {
             let Some(raw) = value.as_str() else {
@@ -260,7 +293,13 @@ fn compare(col: &Column, op: CompareOp, value: &Value, name: &str) -> Res<Expr> 
                     return Ok(if *nullable { c.is_null().or(ne) } else { ne });
                 }
                 CompareOp::Co => like(format!("%{}%", escape_like(&v))),
-                CompareOp::Sw => like(format!("{}%", escape_like(&v))),
+                CompareOp::Sw => {
+                    let starts = like(format!("{}%", escape_like(&v)));
+                    match backend {
+                        DbBackend::Sqlite => prefix_range(&c, &v).and(starts),
+                        _ => starts,
+                    }
+                }
                 CompareOp::Ew => like(format!("%{}", escape_like(&v))),
                 CompareOp::Gt => c.clone().gt(v),
                 CompareOp::Ge => c.clone().gte(v),
@@ -343,13 +382,13 @@ fn sub_present(kind: MultiValued, sub: Option<&str>) -> Res<Expr> {
 }
 
 /// A value filter's condition on the rows of the multi-valued attribute's table.
-fn inner_condition(kind: MultiValued, filter: &Filter) -> Res<Expr> {
+fn inner_condition(kind: MultiValued, filter: &Filter, backend: DbBackend) -> Res<Expr> {
     match filter {
-        Filter::And(a, b) => Ok(inner_condition(kind, a)?.and(inner_condition(kind, b)?)),
-        Filter::Or(a, b) => Ok(inner_condition(kind, a)?.or(inner_condition(kind, b)?)),
-        Filter::Not(inner) => Ok(inner_condition(kind, inner)?.not()),
+        Filter::And(a, b) => Ok(inner_condition(kind, a, backend)?.and(inner_condition(kind, b, backend)?)),
+        Filter::Or(a, b) => Ok(inner_condition(kind, a, backend)?.or(inner_condition(kind, b, backend)?)),
+        Filter::Not(inner) => Ok(inner_condition(kind, inner, backend)?.not()),
         Filter::Compare { path, op, value } if path.sub_attr.is_none() && path.urn.is_none() => {
-            compare(&sub_column(kind, &path.attr)?, *op, value, &path.attr)
+            compare(&sub_column(kind, &path.attr)?, *op, value, &path.attr, backend)
         }
         Filter::Present(path) if path.sub_attr.is_none() && path.urn.is_none() => {
             Ok(present(&sub_column(kind, &path.attr)?))
@@ -379,4 +418,25 @@ fn exists(kind: MultiValued, cond: Expr) -> Res<Expr> {
     }
     select.and_where(cond);
     Ok(Expr::exists(select))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn a_prefix_successor_bounds_every_string_that_starts_with_it() {
+        assert_eq!(prefix_successor("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_successor("caf\u{e9}").as_deref(), Some("caf\u{ea}"));
+        assert_eq!(prefix_successor("a\u{d7ff}").as_deref(), Some("a\u{e000}"));
+        assert_eq!(prefix_successor("a\u{10ffff}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10ffff}\u{10ffff}"), None);
+        assert_eq!(prefix_successor(""), None);
+        // Byte order (SQLite's BINARY) agrees: longer strings with the prefix sort below it.
+        for (prefix, longer) in [("abc", "abc\u{10ffff}\u{10ffff}"), ("a\u{7f}", "a\u{7f}\u{7ff}z")] {
+            let upper = prefix_successor(prefix).expect("a successor");
+            assert!(longer.as_bytes() < upper.as_bytes(), "{longer:?} < {upper:?}");
+            assert!(prefix.as_bytes() <= longer.as_bytes());
+        }
+    }
 }

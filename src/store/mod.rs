@@ -427,7 +427,9 @@ impl Store {
     {
         use sea_orm::{PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Order};
         if let Some(filter) = &query.filter {
-            select = select.filter(filter_sql::condition(filter, target).map_err(ListError::Unsupported)?);
+            select = select.filter(
+                filter_sql::condition(filter, target, self.backend()).map_err(ListError::Unsupported)?,
+            );
         }
         let counted = select.clone();
         if query.count == 0 {
@@ -541,6 +543,69 @@ mod pool_tests {
         for txn in txns {
             txn.rollback().await.expect("rollback");
         }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// `sw` on an indexed column reads a range of the index on SQLite, though the planner cannot
+    /// see the bound pattern: an organization's users are not scanned for a prefix.
+    #[tokio::test]
+    async fn a_starts_with_filter_reads_a_range_of_the_index_on_sqlite() {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
+        let path = std::env::temp_dir().join(format!("scimgate-sw-{}.db", uuid::Uuid::now_v7().simple()));
+        let pool = PoolSettings {
+            max_connections: 2,
+            statement_timeout: Duration::from_secs(5),
+        };
+        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()), pool)
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        let plan = |select: sea_orm::sea_query::SelectStatement| {
+            let (sql, values) = select.build(sea_orm::sea_query::SqliteQueryBuilder);
+            let statement = Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {sql}"),
+                values,
+            );
+            let conn = store.conn();
+            async move {
+                let rows = conn.query_all_raw(statement).await.expect("explain");
+                let details: Vec<String> = rows
+                    .iter()
+                    .map(|row| row.try_get_by_index::<String>(3).expect("detail"))
+                    .collect();
+                details.join("; ")
+            }
+        };
+        let filter = |text: &str, target| {
+            let parsed = crate::scim::filter::parse_filter(text).expect("filter");
+            filter_sql::condition(&parsed, target, DbBackend::Sqlite).expect("condition")
+        };
+        let users = plan(
+            entity::scim_user::Entity::find()
+                .filter(entity::scim_user::Column::OrgId.eq(1))
+                .filter(filter("userName sw \"ab\"", filter_sql::Target::Users))
+                .into_query(),
+        )
+        .await;
+        assert!(
+            users.contains("user_name_key>? AND user_name_key<?"),
+            "userName sw: {users}"
+        );
+        let groups = plan(
+            entity::idp_group::Entity::find()
+                .filter(entity::idp_group::Column::OrgId.eq(1))
+                .filter(filter("externalId sw \"ab\"", filter_sql::Target::Groups))
+                .into_query(),
+        )
+        .await;
+        assert!(
+            groups.contains("external_id>? AND external_id<?"),
+            "externalId sw: {groups}"
+        );
         drop(store);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

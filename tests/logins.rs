@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::http::{Method, StatusCode};
 use common::{Answer, OrgAdmin, Scim, TestApp, TestOrg, id_token, next_iat, unique};
@@ -558,18 +557,7 @@ async fn a_configured_caller_token_is_required() {
 /// an instance with 1,000 more organizations and 10,000 more delegated teams.
 #[tokio::test]
 async fn a_logins_statement_count_does_not_grow_with_organizations_and_teams() {
-    let counter = Arc::new(AtomicU64::new(0));
-    let seen = counter.clone();
-    let serve = scimgate::config::ServeArgs {
-        public_url: Some(common::PUBLIC_URL.into()),
-        ..Default::default()
-    };
-    let app = TestApp::observed(&common::database_url(), serve, move |store| {
-        store.observe_statements(move |_| {
-            seen.fetch_add(1, Ordering::SeqCst);
-        })
-    })
-    .await;
+    let (app, counter) = TestApp::counting_statements().await;
     let a = delegated(&app, "count-a").await;
     let b = delegated(&app, "count-b").await;
     let count = |user: String| {

@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::{Method, StatusCode};
@@ -570,18 +569,7 @@ async fn statements_to_remove_one(app: &TestApp, counter: &AtomicU64, size: usiz
 
 #[tokio::test]
 async fn removing_one_member_costs_the_same_statements_in_a_group_of_10_or_of_20_000() {
-    let counter = Arc::new(AtomicU64::new(0));
-    let seen = counter.clone();
-    let serve = scimgate::config::ServeArgs {
-        public_url: Some(common::PUBLIC_URL.into()),
-        ..Default::default()
-    };
-    let app = TestApp::observed(&common::database_url(), serve, move |store| {
-        store.observe_statements(move |_| {
-            seen.fetch_add(1, Ordering::SeqCst);
-        })
-    })
-    .await;
+    let (app, counter) = TestApp::counting_statements().await;
     let small = statements_to_remove_one(&app, &counter, 10, "cost-small").await;
     let large = statements_to_remove_one(&app, &counter, 20_000, "cost-large").await;
     assert_eq!(

@@ -73,6 +73,18 @@ pub(crate) async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The columns a set-based INSERT of events fills, in the order of its values.
+const EVENT_COLUMNS: [audit_event::Column; 8] = [
+    audit_event::Column::OrgId,
+    audit_event::Column::EventType,
+    audit_event::Column::Actor,
+    audit_event::Column::ActorDetail,
+    audit_event::Column::Target,
+    audit_event::Column::CorrelationId,
+    audit_event::Column::At,
+    audit_event::Column::Data,
+];
+
 /// Events written by [`record_each`] per statement: 8 values each, well under every backend's
 /// limit of bound parameters.
 const EVENTS_PER_STATEMENT: usize = 1_000;
@@ -91,16 +103,7 @@ pub(crate) async fn record_each<C: ConnectionTrait>(
     let detail = ctx.actor_detail.as_ref().map(Value::to_string);
     for chunk in events.chunks(EVENTS_PER_STATEMENT) {
         let mut insert = Query::insert();
-        insert.into_table(audit_event::Entity).columns([
-            audit_event::Column::OrgId,
-            audit_event::Column::EventType,
-            audit_event::Column::Actor,
-            audit_event::Column::ActorDetail,
-            audit_event::Column::Target,
-            audit_event::Column::CorrelationId,
-            audit_event::Column::At,
-            audit_event::Column::Data,
-        ]);
+        insert.into_table(audit_event::Entity).columns(EVENT_COLUMNS);
         for (org_id, target, data) in chunk {
             insert.values_panic([
                 (*org_id).into(),
@@ -198,16 +201,7 @@ pub(crate) async fn record_team_member_purge<C: ConnectionTrait>(
     let mut insert = Query::insert();
     insert
         .into_table(audit_event::Entity)
-        .columns([
-            audit_event::Column::OrgId,
-            audit_event::Column::EventType,
-            audit_event::Column::Actor,
-            audit_event::Column::ActorDetail,
-            audit_event::Column::Target,
-            audit_event::Column::CorrelationId,
-            audit_event::Column::At,
-            audit_event::Column::Data,
-        ])
+        .columns(EVENT_COLUMNS)
         .select_from(select)
         .map_err(|e| StoreError::Other(sea_orm::DbErr::Custom(e.to_string())))?;
     conn.execute(&insert).await?;

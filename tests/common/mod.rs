@@ -756,6 +756,25 @@ pub fn instance_admin_jwt() -> String {
 }
 
 impl TestApp {
+    /// An app on the test database whose store counts every statement it runs, and the counter:
+    /// for tests that bound how many statements an operation takes.
+    pub async fn counting_statements() -> (TestApp, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let counter = std::sync::Arc::new(AtomicU64::new(0));
+        let seen = counter.clone();
+        let serve = ServeArgs {
+            public_url: Some(PUBLIC_URL.into()),
+            ..Default::default()
+        };
+        let app = TestApp::observed(&database_url(), serve, move |store| {
+            store.observe_statements(move |_| {
+                seen.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .await;
+        (app, counter)
+    }
+
     /// An admin API request: optional bearer JWT, optional JSON body (`application/json`), extra headers.
     pub async fn admin_send(
         &self,

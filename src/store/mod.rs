@@ -478,6 +478,47 @@ mod pool_tests {
         Store::connect(&url, pool).await.expect("connect")
     }
 
+    /// A store on a fresh SQLite file of its own, removed (with its WAL files) when dropped.
+    struct TempSqlite {
+        store: Store,
+        path: std::path::PathBuf,
+    }
+
+    impl TempSqlite {
+        async fn new(max_connections: u32) -> TempSqlite {
+            let path =
+                std::env::temp_dir().join(format!("scimgate-pool-{}.db", uuid::Uuid::now_v7().simple()));
+            let pool = PoolSettings {
+                max_connections,
+                statement_timeout: Duration::from_secs(5),
+            };
+            let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()), pool)
+                .await
+                .expect("connect");
+            TempSqlite { store, path }
+        }
+    }
+
+    impl Drop for TempSqlite {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+            }
+        }
+    }
+
+    /// SQLite's query plan of `sql` with `values` on `conn`, its steps' details joined by "; ".
+    async fn sqlite_plan<C: ConnectionTrait>(conn: &C, sql: &str, values: Vec<sea_orm::Value>) -> String {
+        let statement =
+            Statement::from_sql_and_values(DbBackend::Sqlite, format!("EXPLAIN QUERY PLAN {sql}"), values);
+        let rows = conn.query_all_raw(statement).await.expect("explain");
+        let details: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(3).expect("detail"))
+            .collect();
+        details.join("; ")
+    }
+
     /// How SQLite plans `x GLOB 'ab*'` on the connection `txn` holds: with the pattern bound, and
     /// with it written in the SQL. SQLite narrows a GLOB on an indexed column to a range of the
     /// index (a SEARCH) when it knows the pattern; for a bound pattern it knows it only by planning
@@ -489,23 +530,9 @@ mod pool_tests {
         )
         .await
         .expect("probe table");
-        let plan = |sql: &str, values: Vec<sea_orm::Value>| {
-            let statement = Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                format!("EXPLAIN QUERY PLAN SELECT x FROM qpsg_probe WHERE x GLOB {sql}"),
-                values,
-            );
-            async move {
-                let rows = txn.query_all_raw(statement).await.expect("explain");
-                let details: Vec<String> = rows
-                    .iter()
-                    .map(|row| row.try_get_by_index::<String>(3).expect("detail"))
-                    .collect();
-                details.join("; ")
-            }
-        };
-        let bound = plan("?", vec!["ab*".into()]).await;
-        let written = plan("'ab*'", vec![]).await;
+        let probe = "SELECT x FROM qpsg_probe WHERE x GLOB";
+        let bound = sqlite_plan(txn, &format!("{probe} ?"), vec!["ab*".into()]).await;
+        let written = sqlite_plan(txn, &format!("{probe} 'ab*'"), vec![]).await;
         (bound, written)
     }
 
@@ -514,14 +541,8 @@ mod pool_tests {
     #[tokio::test]
     async fn every_sqlite_connection_plans_without_bound_values() {
         const READERS: u32 = 3;
-        let path = std::env::temp_dir().join(format!("scimgate-qpsg-{}.db", uuid::Uuid::now_v7().simple()));
-        let pool = PoolSettings {
-            max_connections: READERS,
-            statement_timeout: Duration::from_secs(5),
-        };
-        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()), pool)
-            .await
-            .expect("connect");
+        let temp = TempSqlite::new(READERS).await;
+        let store = &temp.store;
         // Held at once, so each is another connection of the read pool (all it can open).
         let mut txns = Vec::new();
         for _ in 0..READERS {
@@ -543,10 +564,6 @@ mod pool_tests {
         for txn in txns {
             txn.rollback().await.expect("rollback");
         }
-        drop(store);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 
     /// `sw` on an indexed column reads a range of the index on SQLite, though the planner cannot
@@ -554,31 +571,12 @@ mod pool_tests {
     #[tokio::test]
     async fn a_starts_with_filter_reads_a_range_of_the_index_on_sqlite() {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
-        let path = std::env::temp_dir().join(format!("scimgate-sw-{}.db", uuid::Uuid::now_v7().simple()));
-        let pool = PoolSettings {
-            max_connections: 2,
-            statement_timeout: Duration::from_secs(5),
-        };
-        let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()), pool)
-            .await
-            .expect("connect");
+        let temp = TempSqlite::new(2).await;
+        let store = &temp.store;
         store.migrate().await.expect("migrate");
         let plan = |select: sea_orm::sea_query::SelectStatement| {
             let (sql, values) = select.build(sea_orm::sea_query::SqliteQueryBuilder);
-            let statement = Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                format!("EXPLAIN QUERY PLAN {sql}"),
-                values,
-            );
-            let conn = store.conn();
-            async move {
-                let rows = conn.query_all_raw(statement).await.expect("explain");
-                let details: Vec<String> = rows
-                    .iter()
-                    .map(|row| row.try_get_by_index::<String>(3).expect("detail"))
-                    .collect();
-                details.join("; ")
-            }
+            async move { sqlite_plan(store.conn(), &sql, values.0).await }
         };
         let filter = |text: &str, target| {
             let parsed = crate::scim::filter::parse_filter(text).expect("filter");
@@ -606,10 +604,6 @@ mod pool_tests {
             groups.contains("external_id>? AND external_id<?"),
             "externalId sw: {groups}"
         );
-        drop(store);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 
     /// The statement timeout is a session setting of every pooled PostgreSQL connection.

@@ -96,16 +96,22 @@ pub(crate) async fn deprovision<C: ConnectionTrait>(
             )
         }
     };
-    let accounts = matching_accounts(&users);
+    // The leavers and the organization's settings are read once, whichever match uses them.
+    let with = format!(
+        "WITH leavers (id) AS ({users}), \
+         settings (account_match) AS (SELECT account_match FROM organizations \
+           WHERE id = $1 AND push_deprovisioning)"
+    );
+    let accounts = matching_accounts();
     if let (DbBackend::Postgres, Leavers::User { .. }) = (backend, &leavers) {
-        let lock = format!("SELECT id FROM accounts WHERE id IN ({accounts}) ORDER BY id FOR UPDATE");
+        let lock = format!("{with} SELECT id FROM accounts WHERE id IN ({accounts}) ORDER BY id FOR UPDATE");
         conn.query_all_raw(Statement::from_sql_and_values(backend, lock, values.clone()))
             .await?;
     }
     // The events are made from the rows the delete answers: a login removing the same membership
     // at the same moment gets the row or does not, and whoever removed it is the one who says so.
     let delete = format!(
-        "DELETE FROM team_members \
+        "{with} DELETE FROM team_members \
          WHERE org_id = $1 AND provenance = '{DELEGATED}'{from_group} AND account_id IN ({accounts}) \
          RETURNING account_id, team_id, delegated_from"
     );
@@ -126,25 +132,20 @@ pub(crate) async fn deprovision<C: ConnectionTrait>(
     Ok(removed)
 }
 
-/// SQL selecting the ids of the accounts that the SCIM users selected by `users` match, by the
-/// organization's `accountMatch`, and none when its `pushDeprovisioning` is off. By e-mail: an
-/// account whose e-mail key equals the user's `userName` key or one of its e-mails' keys (a
-/// `userName` that is not an address equals no account's e-mail). By `externalId`: the account's
-/// subject (the instance's one SSO issuer's `sub`, or Entra's `oid`).
-fn matching_accounts(users: &str) -> String {
-    let gate = |mode: &str| {
-        format!(
-            "EXISTS (SELECT 1 FROM organizations o WHERE o.id = $1 AND o.push_deprovisioning \
-             AND o.account_match = '{mode}')"
-        )
-    };
-    let (email, external) = (gate(ACCOUNT_MATCH_EMAIL), gate(ACCOUNT_MATCH_EXTERNAL_ID));
+/// SQL selecting the ids of the accounts that the `leavers` match, by the organization's
+/// `accountMatch` as `settings` holds it (no row when `pushDeprovisioning` is off, so none). By
+/// e-mail: an account whose e-mail key equals the user's `userName` key or one of its e-mails'
+/// keys (a `userName` that is not an address equals no account's e-mail). By `externalId`: the
+/// account's subject (the instance's one SSO issuer's `sub`, or Entra's `oid`).
+fn matching_accounts() -> String {
+    let mode = |m: &str| format!("EXISTS (SELECT 1 FROM settings WHERE account_match = '{m}')");
+    let (email, external) = (mode(ACCOUNT_MATCH_EMAIL), mode(ACCOUNT_MATCH_EXTERNAL_ID));
     format!(
         "SELECT a.id FROM accounts a JOIN scim_users u ON a.email_key = u.user_name_key \
-           WHERE u.org_id = $1 AND u.id IN ({users}) AND {email} \
+           WHERE u.org_id = $1 AND u.id IN (SELECT id FROM leavers) AND {email} \
          UNION SELECT a.id FROM accounts a JOIN scim_user_emails e ON a.email_key = e.value_key \
-           WHERE e.org_id = $1 AND e.user_id IN ({users}) AND {email} \
+           WHERE e.org_id = $1 AND e.user_id IN (SELECT id FROM leavers) AND {email} \
          UNION SELECT a.id FROM accounts a JOIN scim_users u ON a.subject = u.external_id \
-           WHERE u.org_id = $1 AND u.id IN ({users}) AND {external}"
+           WHERE u.org_id = $1 AND u.id IN (SELECT id FROM leavers) AND {external}"
     )
 }

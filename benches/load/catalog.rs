@@ -285,7 +285,7 @@ pub async fn group_size(
              AND data LIKE '%idp_membership_removed%'",
             org.id
         );
-        let removed_before = count(&sql, &removals).await?;
+        let removed_before = scalar(&sql, &removals).await?;
         let path = format!("/Groups/{group}");
         let ops: [(String, u8); 4] = [
             (
@@ -360,7 +360,7 @@ pub async fn group_size(
             figures.extend(cpu.attribute(samples.figures(wall)));
         }
         // The timed removals really deprovisioned: their audit events are there.
-        if count(&sql, &removals).await? <= removed_before {
+        if scalar(&sql, &removals).await? <= removed_before {
             return Err(format!("no push-time removal was audited for team {team}"));
         }
     }
@@ -376,7 +376,7 @@ async fn delegated_team(sql: &DatabaseConnection, org: i64, group: &str, name: &
     ))
     .await
     .map_err(err("seed team"))?;
-    count(
+    scalar(
         sql,
         &format!("SELECT id FROM teams WHERE org_id = {org} AND idp_group_id = '{group}'"),
     )
@@ -396,16 +396,16 @@ async fn rejoin_team(sql: &DatabaseConnection, org: i64, team: i64, account: &st
 }
 
 /// The first column of the first row of `query`, an integer.
-async fn count(sql: &DatabaseConnection, query: &str) -> Res<i64> {
+async fn scalar(sql: &DatabaseConnection, query: &str) -> Res<i64> {
     let row = sql
         .query_one_raw(Statement::from_string(
             sql.get_database_backend(),
             query.to_owned(),
         ))
         .await
-        .map_err(err("count"))?
-        .ok_or("count: no row")?;
-    row.try_get_by_index::<i64>(0).map_err(err("count value"))
+        .map_err(err("scalar"))?
+        .ok_or("scalar: no row")?;
+    row.try_get_by_index::<i64>(0).map_err(err("scalar value"))
 }
 
 /// `n` users of `org` with ids `{tag}-0000-7000-8000-{i:012}` (uuid-shaped, as the column wants).

@@ -49,6 +49,11 @@ impl Instance {
         Ok(self.store.list_orgs().await?)
     }
 
+    /// The organizations among `ids` that exist, by id (what a caller's token names).
+    pub async fn organizations_among(&self, ids: &[i64]) -> Result<Vec<Org>, CatalogError> {
+        Ok(self.store.find_orgs(ids).await?)
+    }
+
     /// Creates an organization; its name is unique on the instance.
     pub async fn create_organization(&self, name: &str, sso_active: bool) -> Result<Org, CatalogError> {
         let name = name.trim();

@@ -56,6 +56,14 @@ impl Principal {
     pub fn can_write(&self, org_id: i64) -> bool {
         self.instance_admin || self.orgs.get(&org_id).is_some_and(|r| r.write)
     }
+
+    /// The organizations the token grants a right on (instance rights aside).
+    pub fn granted_orgs(&self) -> impl Iterator<Item = i64> + '_ {
+        self.orgs
+            .iter()
+            .filter(|(_, r)| r.read || r.write)
+            .map(|(id, _)| *id)
+    }
 }
 
 /// The key material, issuer and audience the admin API trusts.

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_auth;
 pub mod auth;
 pub mod bearer;
+mod console;
 pub mod error;
 pub mod held_body;
 pub mod limits;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/orgs/{org_id}/scim/v2/", scim_base_slash(&state))
         .route("/orgs/{org_id}/scim/v2/", scim_base_slash(&state))
         .merge(admin::routes())
+        .merge(console::routes())
         .route("/api/logins", axum::routing::post(admin::login))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));

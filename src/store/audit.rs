@@ -1,10 +1,13 @@
 //! The audit trail: events are written by the store inside the transaction of the change they
 //! record, so a rolled-back change leaves no event and a committed one always has its events.
 
-use entity::audit_event;
+use std::collections::{BTreeSet, HashMap};
+
+use entity::{account, audit_event};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 
@@ -46,6 +49,8 @@ pub struct AuditEvent {
     pub correlation_id: String,
     pub at: i64,
     pub data: Option<Value>,
+    /// For a membership event, the e-mail of the account it names (when the account has one).
+    pub target_email: Option<String>,
 }
 
 /// Writes one event on `conn` (the transaction of the change).
@@ -126,6 +131,9 @@ pub(crate) async fn record_each<C: ConnectionTrait>(
 pub struct AuditQuery {
     pub event_type: Option<String>,
     pub correlation_id: Option<String>,
+    /// Only events about this team: its own (`team_*`, by target) and its memberships' (by
+    /// `data.teamId`).
+    pub team_id: Option<i64>,
     /// Only events older than this id (the previous page's last id).
     pub before: Option<i64>,
     pub limit: u64,
@@ -145,6 +153,25 @@ impl Store {
         if let Some(c) = &query.correlation_id {
             select = select.filter(audit_event::Column::CorrelationId.eq(c.as_str()));
         }
+        if let Some(team) = query.team_id {
+            // `data` is JSON text written only by the store; PostgreSQL compares the member's
+            // `teamId` as text so that no stored value can make the cast fail.
+            let member_of_team = match self.backend() {
+                DbBackend::Postgres => {
+                    Expr::cust_with_values("(data::jsonb ->> 'teamId') = $1", [team.to_string()])
+                }
+                _ => Expr::cust_with_values("json_extract(data, '$.teamId') = ?", [team]),
+            };
+            select = select.filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(audit_event::Column::EventType.is_in(TEAM_EVENTS))
+                            .add(audit_event::Column::Target.eq(team.to_string())),
+                    )
+                    .add(member_of_team),
+            );
+        }
         if let Some(before) = query.before {
             select = select.filter(audit_event::Column::Id.lt(before));
         }
@@ -153,10 +180,12 @@ impl Store {
             .limit(query.limit)
             .all(self.conn())
             .await?;
+        let emails = self.member_event_emails(&rows).await?;
         let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
         Ok(rows
             .into_iter()
             .map(|r| AuditEvent {
+                target_email: emails.get(&r.target).cloned(),
                 id: r.id,
                 org_id: r.org_id,
                 event_type: r.event_type,
@@ -168,6 +197,32 @@ impl Store {
                 data: json(r.data),
             })
             .collect())
+    }
+}
+
+/// The events whose target is a team (membership events name the account instead).
+const TEAM_EVENTS: [&str; 3] = ["team_created", "team_updated", "team_deleted"];
+
+impl Store {
+    /// The e-mails of the accounts that the membership events among `rows` name: one indexed
+    /// statement per page, so an owner reads who was added or removed, not an opaque id.
+    async fn member_event_emails(
+        &self,
+        rows: &[audit_event::Model],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let ids: BTreeSet<&str> = rows
+            .iter()
+            .filter(|r| r.event_type.starts_with("team_member_"))
+            .map(|r| r.target.as_str())
+            .collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = account::Entity::find()
+            .filter(account::Column::Id.is_in(ids))
+            .all(self.conn())
+            .await?;
+        Ok(found.into_iter().filter_map(|a| Some((a.id, a.email?))).collect())
     }
 }
 

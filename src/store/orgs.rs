@@ -3,7 +3,8 @@
 use entity::organization;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::{Store, StoreError, now_micros};
@@ -126,6 +127,18 @@ impl Store {
             statement.value(organization::Column::PushDeprovisioning, v);
         }
         Ok(self.write_conn().execute(&statement).await?.rows_affected() == 1)
+    }
+
+    /// The organizations among `ids` that exist, by id.
+    pub async fn find_orgs(&self, ids: &[i64]) -> Result<Vec<Org>, StoreError> {
+        Ok(organization::Entity::find()
+            .filter(organization::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(organization::Column::Id)
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(Org::from)
+            .collect())
     }
 
     /// One organization by id.

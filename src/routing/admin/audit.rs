@@ -37,7 +37,7 @@ fn query_params(raw: &str) -> Result<HashMap<String, String>> {
     Ok(pairs.into_iter().collect())
 }
 
-/// GET `?type=&correlationId=&before=&limit=` → `{events, nextBefore}`.
+/// GET `?type=&correlationId=&teamId=&before=&limit=` → `{events, nextBefore}`.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,6 +59,7 @@ pub async fn list(
     let query = AuditQuery {
         event_type: params.get("type").filter(|t| !t.is_empty()).cloned(),
         correlation_id: params.get("correlationId").filter(|c| !c.is_empty()).cloned(),
+        team_id: number("teamId")?,
         before: number("before")?,
         limit: number("limit")?.map_or(PAGE, |l| l.clamp(1, MAX_PAGE as i64) as u64),
     };
@@ -75,6 +76,7 @@ pub async fn list(
                 "actor": e.actor,
                 "actorDetail": e.actor_detail,
                 "target": e.target,
+                "targetEmail": e.target_email,
                 "correlationId": e.correlation_id,
                 "at": time(Some(e.at)),
                 "data": e.data,

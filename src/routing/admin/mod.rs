@@ -6,6 +6,7 @@ mod audit;
 mod catalog;
 mod instance;
 mod logins;
+mod me;
 
 /// `POST /api/logins`: not an admin route (its callers are the platform's login path), but it
 /// speaks the admin API's JSON and, for posted claims, its tokens.
@@ -260,6 +261,7 @@ pub fn routes() -> Router<AppState> {
             delete(teams::remove_member),
         )
         .route("/api/orgs/{org_id}/audit-events", get(audit::list))
+        .route("/api/me", get(me::me))
         .route("/api/instance/orgs", get(instance::list).post(instance::create))
         .route("/api/instance/conflicts", get(instance::conflicts))
         .route("/api/instance/topology", get(instance::topology))

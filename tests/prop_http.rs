@@ -311,10 +311,8 @@ async fn snapshot(app: &TestApp, org: &TestOrg) -> Vec<String> {
     let catalog = app.catalog(org.id, &org.name);
     let all = ListRequest::parse(&HashMap::new()).expect("default list");
     let audit = AuditQuery {
-        event_type: None,
-        correlation_id: None,
-        before: None,
         limit: 1000,
+        ..AuditQuery::default()
     };
     vec![
         catalog.list_users(&all).await.expect("users").get().to_owned(),

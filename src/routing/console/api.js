@@ -27,6 +27,11 @@ export function signOut(reason) {
   window.dispatchEvent(new CustomEvent("signed-out", { detail: reason }));
 }
 
+/** Signs out because the token's `exp` (milliseconds) has passed. */
+export function signOutExpired(at) {
+  signOut(`Signed out: your token expired at ${new Date(at).toLocaleString()}. Sign in with a new one.`);
+}
+
 /** The token's `exp` in milliseconds, or null; read only to warn before it lapses. */
 export function expiry(jwt) {
   try {
@@ -60,9 +65,12 @@ export async function api(method, path, body) {
   if (response.status === 204) return null;
   const answer = await response.json().catch(() => null);
   if (response.status === 401) {
-    const reason = answer?.message ?? "the gateway refused the token";
-    signOut(`Signed out: ${reason}.`);
-    throw new ApiError(401, reason);
+    // The gateway says no more than "refused" (it tells an attacker nothing); the token's own
+    // `exp` tells the one reason a person can act on without help.
+    const at = expiry(token());
+    if (at !== null && at <= Date.now()) signOutExpired(at);
+    else signOut(`Signed out: the gateway refused the token (${answer?.message ?? response.status}). Check that it was issued for this gateway.`);
+    throw new ApiError(401, "signed out");
   }
   if (!response.ok) {
     throw new ApiError(response.status, answer?.message ?? `the gateway answered ${response.status}`);

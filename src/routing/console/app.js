@@ -2,7 +2,7 @@
 //   #/orgs/{orgId}/groups  #/orgs/{orgId}/teams  #/orgs/{orgId}/teams/{teamId}
 //   #/orgs/{orgId}/audit?type=&correlationId=&before=  #/instance  #/signin
 
-import { api, expiry, signIn, signOut, token } from "./api.js";
+import { api, expiry, signIn, signOut, signOutExpired, token } from "./api.js";
 import { fill, field, h, notice } from "./dom.js";
 import { groupsPage } from "./groups.js";
 import { instancePage } from "./instance.js";
@@ -118,7 +118,7 @@ function watchExpiry() {
   const at = expiry(token());
   if (!at) return;
   const left = at - Date.now();
-  const lapse = () => signOut(`Signed out: your token expired at ${new Date(at).toLocaleTimeString()}. Sign in with a new one.`);
+  const lapse = () => signOutExpired(at);
   if (left <= 0) lapse();
   // setTimeout holds at most ~24.8 days.
   else if (left < 2 ** 31) expiryTimer = setTimeout(lapse, left);

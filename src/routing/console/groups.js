@@ -60,9 +60,10 @@ function endpointSection(ctx, config) {
     h(
       "div",
       { class: "inline" },
-      field("SCIM base URL", url, "Okta: SCIM connector base URL. Entra ID: Tenant URL."),
+      field("SCIM base URL", url),
       copyButton(config.endpointUrl, "Copy URL"),
     ),
+    h("p", { class: "hint" }, "Okta: SCIM connector base URL. Entra ID: Tenant URL."),
     h("h3", {}, "Bearer token"),
     token,
     h("div", { class: "actions" }, actions),

@@ -149,12 +149,14 @@ pub async fn serve(state: AppState, args: &ServeArgs) -> Result<(), Box<dyn std:
         tracing::warn!("no admin JWT key configured: the admin API refuses every request");
     }
     state.services.tokens().spawn_flusher();
+    state.services.activity().spawn_flusher();
     state.services.tokens().spawn_change_listener();
     state
         .services
         .instance()
         .spawn_retention(args.audit_retention_days);
     let tokens = state.services.tokens().clone();
+    let activity = state.services.activity().clone();
     let limits = connection_limits(args);
     // Both listeners stop together on the first signal.
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -195,6 +197,7 @@ pub async fn serve(state: AppState, args: &ServeArgs) -> Result<(), Box<dyn std:
     }
     // What was recorded since the last flush is not lost on a clean shutdown.
     tokens.flush().await;
+    activity.flush().await;
     Ok(())
 }
 

@@ -6,8 +6,9 @@
 //! - [`routing`]: HTTP — extractors, tenant resolution's HTTP side, error bodies, metrics labels.
 //!   It holds [`services::Services`] and never names the store (`tests/architecture.rs`).
 //! - [`services`]: the service layer, built once — per-tenant [`catalog`]s, the [`instance`],
-//!   the [`login`] service (cross-organization routing at SSO login), the [`tokens`] service.
-//!   The only callers of the store.
+//!   the [`login`] service (cross-organization routing at SSO login), the [`tokens`] service,
+//!   the [`activity`] service (SCIM requests per organization, buffered). The only callers of the
+//!   store.
 //! - [`store`]: every SQL statement (sea-orm; one transaction per write) over SQLite or PostgreSQL.
 //!
 //! Beside the layers: [`scim`] is the SCIM protocol, pure code that knows nothing of HTTP or the
@@ -16,6 +17,7 @@
 //! token grants) for routing and for the login service's ID tokens; [`config`] holds the settings and
 //! depends on no other module; [`app`] wires them together for the binary.
 
+pub mod activity;
 pub mod app;
 pub mod auth;
 pub mod catalog;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::activity::Activity;
 use crate::catalog::{Catalog, CatalogError, Tenant};
 use crate::config::{Gates, Secret, Settings};
 use crate::instance::Instance;
@@ -21,6 +22,7 @@ pub struct Services {
     gates: Arc<Gates>,
     tokens: Tokens,
     login: Login,
+    activity: Activity,
 }
 
 /// What a SCIM bearer token resolves to for the organization its request names.
@@ -61,6 +63,7 @@ impl Services {
                 idp.map(Arc::new),
                 caller_token.map(Arc::new),
             ),
+            activity: Activity::new(store.clone()),
             store,
             settings: Arc::new(settings),
             gates,
@@ -75,6 +78,11 @@ impl Services {
     /// The token service.
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// The SCIM activity service (requests recorded per organization).
+    pub fn activity(&self) -> &Activity {
+        &self.activity
     }
 
     /// The instance service (cross-organization work).

@@ -9,6 +9,7 @@ mod m20261129_000003_conflicts;
 mod m20261130_000004_logins;
 mod m20261130_000005_claim_conflicts;
 mod m20261130_000006_push_deprovisioning;
+mod m20261201_000007_scim_activity;
 
 /// Applies scimgate's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_logins::Migration),
             Box::new(m20261130_000005_claim_conflicts::Migration),
             Box::new(m20261130_000006_push_deprovisioning::Migration),
+            Box::new(m20261201_000007_scim_activity::Migration),
         ]
     }
 }

@@ -12,7 +12,7 @@ use super::bearer::{BearerError, bearer};
 use super::error::ApiError;
 use super::held_body::HeldBody;
 use super::limits::Refused;
-use super::observe::{AuthenticatedOrg, CorrelationId};
+use super::observe::{AuthenticatedOrg, CorrelationId, ScimAttribution};
 use super::proxies::TrustedProxies;
 use crate::config::OrgId;
 use crate::scim::error::ScimError;
@@ -44,6 +44,14 @@ fn refuse_over_limit(org_id: i64, refused: Refused) -> Response {
     let mut response = over_limit(org_id, refused).into_response();
     response.extensions_mut().insert(AuthenticatedOrg(org_id));
     response
+}
+
+/// Attributes the request to `org_id` once its token has named that organization: its activity
+/// is recorded as that organization's (never before: an unauthenticated request names none).
+fn attribute(request: &Request, org_id: i64) {
+    if let Some(attribution) = request.extensions().get::<ScimAttribution>() {
+        attribution.set(org_id);
+    }
 }
 
 /// SCIM changes are made by System on behalf of a token (named by its mask) from an address.
@@ -84,6 +92,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         Ok(ScimAccess::UnknownToken) => return refuse("unknown_token"),
         Ok(ScimAccess::ForeignOrganization) => return refuse("foreign_org"),
         Ok(ScimAccess::Disabled { org_id }) => {
+            attribute(&request, org_id);
             let mut response = ApiError::from(ScimError::not_found(
                 "SCIM provisioning is disabled for this organization",
             ))
@@ -99,6 +108,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         }
     };
     let org_id = tenant.org_id;
+    attribute(&request, org_id);
     let in_flight = match state.limits.admit(org_id) {
         Ok(permit) => permit,
         Err(refused) => return refuse_over_limit(org_id, refused),

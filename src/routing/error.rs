@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::catalog::{CatalogError, NameHolder};
-use crate::scim::error::{MAX_DETAIL_CHARS, ScimError, excerpt, truncate_chars};
+use crate::scim::error::{MAX_DETAIL_CHARS, ScimError, ScimType, excerpt, truncate_chars};
 use crate::scim::resource::error_body;
 
 /// Content type of every SCIM answer.
@@ -20,6 +20,15 @@ pub const SCIM_JSON: &str = "application/scim+json";
 
 /// Seconds an IdP should wait before retrying after a 503.
 const RETRY_AFTER_SECS: u64 = 5;
+
+/// What a SCIM error response told the client, kept on the response so that the request's
+/// activity record (see [`super::observe`]) says what the IdP was told, not a reconstruction.
+#[derive(Debug, Clone)]
+pub struct SentScimError {
+    pub scim_type: Option<ScimType>,
+    /// The `detail` as sent (capped at [`MAX_DETAIL_CHARS`]).
+    pub detail: String,
+}
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -143,6 +152,10 @@ impl IntoResponse for ApiError {
         let mut error = self.error;
         error.detail = truncate_chars(&error.detail, MAX_DETAIL_CHARS);
         let mut response = (status, error_body(&error).to_string()).into_response();
+        response.extensions_mut().insert(SentScimError {
+            scim_type: error.scim_type,
+            detail: error.detail,
+        });
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
         if self.www_authenticate {
@@ -313,6 +326,9 @@ pub async fn complete_error_bodies(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     for (name, value) in &shaped_parts.headers {
         parts.headers.insert(name.clone(), value.clone());
+    }
+    if let Some(sent) = shaped_parts.extensions.get::<SentScimError>() {
+        parts.extensions.insert(sent.clone());
     }
     Response::from_parts(parts, Body::new(body))
 }

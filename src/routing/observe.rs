@@ -1,9 +1,11 @@
 //! One middleware for what every request gets: a correlation id (on a tracing span, so every log
-//! line the request causes carries it), a time limit, a panic guard, one structured log line and
-//! the request metrics. Metric labels take values from fixed sets only (a route template, a known
-//! method or `other`, the organization only once authenticated): nothing a client sends becomes a
-//! label of its own.
+//! line the request causes carries it), a time limit, a panic guard, one structured log line, the
+//! request metrics, and for an authenticated SCIM request its organization's activity record (a
+//! route template, never the raw path or query). Metric labels take values from fixed sets only
+//! (a route template, a known method or `other`, the organization only once authenticated):
+//! nothing a client sends becomes a label of its own.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -14,13 +16,31 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::AppState;
-use super::error::Family;
+use super::error::{Family, SentScimError};
 use super::scim::Endpoint;
+use crate::activity::{ScimFailure, ScimRequest};
 
 /// Marks a response as belonging to an authenticated organization (for the `org` metrics label);
 /// set by authentication, read here.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthenticatedOrg(pub i64);
+
+/// The organization a SCIM request was authenticated for, set by authentication the moment it is
+/// known and read here after the answer: even an answer made here (a timeout, a panic) is then
+/// recorded as that organization's.
+#[derive(Debug, Clone, Default)]
+pub struct ScimAttribution(Arc<OnceLock<i64>>);
+
+impl ScimAttribution {
+    /// Attributes the request to `org_id`.
+    pub fn set(&self, org_id: i64) {
+        let _ = self.0.set(org_id);
+    }
+
+    fn get(&self) -> Option<i64> {
+        self.0.get().copied()
+    }
+}
 
 /// The request's correlation id, for the audit events it causes.
 #[derive(Debug, Clone)]
@@ -64,6 +84,67 @@ fn resource_label(path: &str) -> &'static str {
     }
 }
 
+/// The route template of a SCIM path relative to its base (`/Groups/{id}`, `/Users`, `/.search`):
+/// fixed names and placeholders only, so no id or other value of the request is kept, and its
+/// length does not grow with the path.
+fn scim_template(path: &str) -> String {
+    let rest = path.split_once("/scim/v2").map_or("", |(_, rest)| rest);
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return "/".to_owned();
+    }
+    let mut template = String::new();
+    for (i, segment) in rest.split('/').enumerate() {
+        let part = match (i, segment) {
+            (_, ".search") => ".search",
+            (_, "") => "",
+            (0, name) if name.eq_ignore_ascii_case("Me") => "Me",
+            (0, name) if name.eq_ignore_ascii_case("Bulk") => "Bulk",
+            (0, name) => Endpoint::parse(name).map_or("{resource}", Endpoint::label),
+            (1, _) => "{id}",
+            _ => {
+                template.push_str("/…");
+                break;
+            }
+        };
+        template.push('/');
+        template.push_str(part);
+    }
+    template
+}
+
+/// The activity record of a SCIM request of `org_id` answered with `response`.
+fn scim_request(
+    org_id: i64,
+    method: &'static str,
+    path: &str,
+    response: &Response,
+    correlation_id: &str,
+) -> ScimRequest {
+    let status = response.status();
+    // A `.search` is a read, whatever its method.
+    let write = matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") && !path.ends_with("/.search");
+    let error = (status.is_client_error() || status.is_server_error()).then(|| {
+        let sent = response.extensions().get::<SentScimError>();
+        ScimFailure {
+            path: scim_template(path),
+            scim_type: sent.and_then(|s| s.scim_type).map(|t| t.as_str()),
+            detail: sent.map_or_else(
+                || status.canonical_reason().unwrap_or("error").to_owned(),
+                |s| s.detail.clone(),
+            ),
+            correlation_id: correlation_id.to_owned(),
+        }
+    });
+    ScimRequest {
+        org_id,
+        method,
+        status: status.as_u16(),
+        write,
+        error,
+    }
+}
+
 /// The method as a label: the standard ones by name, anything else `other`.
 fn method_label(method: &Method) -> &'static str {
     match *method {
@@ -96,6 +177,11 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let resource = resource_label(path);
     // Answers made here bypass the error-body layer: they take the body of the route's API.
     let family = Family::of(path);
+    let scim = (family == Family::Scim).then(|| {
+        let attribution = ScimAttribution::default();
+        request.extensions_mut().insert(attribution.clone());
+        (attribution, request.uri().clone())
+    });
     // Error level so the span exists whenever any line is logged: a warning inside the request
     // must carry the correlation id even when the operator logs only warnings.
     let span = tracing::error_span!("request", correlation_id = %id, method, route = %route);
@@ -145,6 +231,12 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         correlation_id = %id,
     );
+    if let Some((attribution, uri)) = scim
+        && let Some(org_id) = attribution.get()
+    {
+        let request = scim_request(org_id, method, uri.path(), &response, &id);
+        state.services.activity().record(request);
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID.clone(), v);
     }
@@ -161,7 +253,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
 
 #[cfg(test)]
 mod tests {
-    use super::{Method, method_label, resource_label};
+    use super::{Method, method_label, resource_label, scim_template};
 
     #[test]
     fn method_labels_are_a_fixed_set() {
@@ -173,6 +265,26 @@ mod tests {
                 "other",
                 "{odd}"
             );
+        }
+    }
+
+    #[test]
+    fn scim_templates_name_no_value_of_the_request() {
+        let cases = [
+            ("/api/orgs/1/scim/v2/Groups/abc-123", "/Groups/{id}"),
+            ("/orgs/1/scim/v2/users", "/Users"),
+            ("/api/orgs/1/scim/v2/.search", "/.search"),
+            ("/api/orgs/1/scim/v2/Users/.search", "/Users/.search"),
+            ("/api/orgs/1/scim/v2/Schemas/urn:x", "/Schemas/{id}"),
+            ("/api/orgs/1/scim/v2/secret-name", "/{resource}"),
+            ("/api/orgs/1/scim/v2/me", "/Me"),
+            ("/api/orgs/1/scim/v2/Groups/a/b/c/d", "/Groups/{id}/…"),
+            ("/api/orgs/1/scim/v2/Users/", "/Users/"),
+            ("/api/orgs/1/scim/v2", "/"),
+            ("/api/orgs/1/scim/v2/", "/"),
+        ];
+        for (path, template) in cases {
+            assert_eq!(scim_template(path), template, "{path}");
         }
     }
 

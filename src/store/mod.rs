@@ -2,6 +2,7 @@
 //! or PostgreSQL, starts one transaction per write, and reports constraint violations as data so
 //! the layers above can decide what they mean.
 
+pub mod activity;
 pub mod audit;
 pub mod claim_conflicts;
 pub mod conflicts;

@@ -2,6 +2,7 @@
 //! a JWT ([`super::admin_auth`]). Handlers resolve the organization and the caller's rights, then
 //! call the tenant's catalog service; errors are plain JSON `{status, message}`.
 
+mod activity;
 mod audit;
 mod catalog;
 mod instance;
@@ -242,6 +243,7 @@ pub fn routes() -> Router<AppState> {
             "/api/orgs/{org_id}/scim/config",
             get(scim_tokens::config).patch(scim_tokens::update_config),
         )
+        .route("/api/orgs/{org_id}/scim/activity", get(activity::report))
         .route(
             "/api/orgs/{org_id}/scim/token",
             post(scim_tokens::generate).delete(scim_tokens::revoke),

@@ -281,6 +281,13 @@ function activityView(ctx, activity) {
       h("dd", {}, `${totals.requests} requests, ${totals.errors} errors`),
     ),
     hours,
+    h(
+      "div",
+      { class: "axis", "aria-hidden": "true" },
+      h("span", {}, "24 hours ago"),
+      h("span", {}, h("span", { class: "key" }, "requests"), h("span", { class: "key errors" }, "errors")),
+      h("span", {}, "now"),
+    ),
     h("h3", {}, "Last SCIM errors"),
     errors,
   );

@@ -2,6 +2,7 @@
 //! of `SCIMGATE_TEST_DATABASE_URL`), driven in-process.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod process;
 
 use axum::Router;

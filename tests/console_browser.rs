@@ -254,6 +254,18 @@ async fn an_owner_maps_groups_links_a_team_and_follows_a_scim_delete_to_its_audi
     let engineering = gateway.push_group(org, &token, "Engineering").await;
     gateway.push_group(org, &token, "Design").await;
     gateway.push_group(org, &token, MARKUP_NAME).await;
+    // The IdP retries a name it already pushed: a 409 the activity panel lists with its detail.
+    let body =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "ENGINEERING"});
+    let clash = gateway
+        .scim(
+            &token,
+            "POST",
+            &format!("/api/orgs/{org}/scim/v2/Groups"),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(clash.status, 409);
     reload(&browser).await;
     assert_eq!(wait_row(&browser, "IdP groups", "Engineering").await[1], "SCIM");
     assert_eq!(wait_row(&browser, "IdP groups", MARKUP_NAME).await[1], "SCIM");
@@ -280,6 +292,9 @@ async fn an_owner_maps_groups_links_a_team_and_follows_a_scim_delete_to_its_audi
     browser.fill("[data-key=add-group]", "Contractors").await;
     browser.press_key(Key::Enter).await;
     assert_eq!(wait_row(&browser, "IdP groups", "Contractors").await[1], "Manual");
+    let error = wait_rows(&browser, "Last SCIM errors").await;
+    assert_eq!(error[0][1..3], ["POST /Groups", "409 uniqueness"], "{error:?}");
+    assert!(error[0][3].contains("ENGINEERING"), "{error:?}");
     full_page_screenshot(&browser, "group-mapping.png").await;
 
     // A team linked to Engineering with the picker; delegated, so no manual member changes.
@@ -621,6 +636,18 @@ async fn an_instance_admin_creates_an_organization_switches_its_sso_and_sees_eve
         .await;
     let conflict = wait_row(&browser, "Open uniqueness conflicts", "FINANCE").await;
     assert_eq!(conflict[1..3], ["Globex", "Acme"], "{conflict:?}");
+    // Globex's own page names the holder and suggests a name of its own.
+    browser
+        .goto(&gateway.url(&format!("/console/#/orgs/{globex}/groups")))
+        .await;
+    let own = wait_row(&browser, "Open uniqueness conflicts", "FINANCE").await;
+    assert_eq!(
+        (own[1].as_str(), own[4].as_str()),
+        ("Acme", "FINANCE (Globex)"),
+        "{own:?}"
+    );
+    browser.click("nav a[href='#/instance']").await;
+    browser.wait_text("main h1", "Instance").await;
 
     browser.fill("[data-key=org-name]", "Umbrella").await;
     browser.press_key(Key::Enter).await;
@@ -649,5 +676,145 @@ async fn an_instance_admin_creates_an_organization_switches_its_sso_and_sees_eve
         .await;
     assert_eq!(refused.status, 404);
     assert_labelled(&browser).await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium"]
+async fn an_owner_runs_a_manual_team_changes_settings_and_pages_the_audit_trail() {
+    let gateway = Gateway::start().await;
+    let org = gateway.org("Vandelay").await;
+    let jwt = owner_jwt(org);
+    // Sixty manual groups: more audit events than one page holds.
+    for i in 0..60 {
+        let body = json!({"displayName": format!("Imports {i:02}")});
+        let answer = with_bearer(
+            &gateway.server.addr,
+            &jwt,
+            "POST",
+            &format!("/api/orgs/{org}/idp-groups"),
+            &[],
+            Some(&body),
+        )
+        .await;
+        assert_eq!(answer.status, 201);
+    }
+    let browser = Browser::start(1280, 800).await;
+    sign_in(&browser, &gateway, &jwt).await;
+    browser.wait_text("main h1", "Group mapping").await;
+
+    // A manual group deleted, after a confirmation.
+    browser.click("button[aria-label='Delete Imports 00']").await;
+    browser.click("dialog button[value=confirm]").await;
+    browser.wait_text("main", "59 groups").await;
+
+    // Settings saved and read back.
+    browser
+        .script(
+            "const s = document.querySelector('[data-key=accountMatch]'); s.value = 'externalId';",
+            vec![],
+        )
+        .await;
+    browser.click("[data-key=pushDeprovisioning]").await;
+    browser.click("[data-key=save-settings]").await;
+    browser.wait_text("#toast", "Settings saved").await;
+    reload(&browser).await;
+    browser.wait_for("[data-key=accountMatch]").await;
+    let saved = browser
+        .script(
+            "return [document.querySelector('[data-key=accountMatch]').value,
+                     document.querySelector('[data-key=pushDeprovisioning]').checked]",
+            vec![],
+        )
+        .await;
+    assert_eq!(saved, json!(["externalId", false]));
+
+    // A manual team: create, add and remove a member, rename, link and unlink, delete.
+    browser.click("nav a[href$='/teams']").await;
+    browser.fill("[data-key=create-name]", "Latex").await;
+    browser.click("[data-key=create-save]").await;
+    browser.wait_text("main h1", "MANUAL").await;
+    browser
+        .fill("[data-key=add-member]", "art@vandelay.example")
+        .await;
+    browser.press_key(Key::Enter).await;
+    assert_eq!(
+        wait_row(&browser, "Team members", "art@vandelay.example").await[1],
+        "MANUAL"
+    );
+    browser
+        .click("button[aria-label='Remove art@vandelay.example']")
+        .await;
+    browser.click("dialog button[value=confirm]").await;
+    browser.wait_text("main", "No members yet").await;
+    let removal = wait_rows(&browser, "Removals from this team, newest first").await;
+    assert_eq!(
+        removal[0][1..],
+        ["art@vandelay.example", "Removed by an owner", "alice"],
+        "{removal:?}"
+    );
+    browser
+        .fill("[data-key=edit-name]", "Latex and Latex-Related")
+        .await;
+    browser.click("[data-key=edit-save]").await;
+    browser.wait_text("main h1", "Latex and Latex-Related").await;
+    browser
+        .script(
+            "const p = document.querySelector('[data-key=idp-group]');
+             p.value = [...p.options].find(o => o.textContent.startsWith('Imports 01')).value;",
+            vec![],
+        )
+        .await;
+    browser.click("[data-key=edit-save]").await;
+    browser.wait_text("main h1", "DELEGATED").await;
+    browser
+        .script(
+            "document.querySelector('[data-key=idp-group]').value = ''",
+            vec![],
+        )
+        .await;
+    browser.click("[data-key=edit-save]").await;
+    browser.wait_text("main h1", "MANUAL").await;
+    browser.click("main button.danger:not(.small)").await;
+    browser.click("dialog button[value=confirm]").await;
+    browser.wait_text("main h1", "Teams").await;
+    browser.wait_text("main", "No teams yet").await;
+
+    // The audit trail by type, a page at a time.
+    browser.click("nav a[href$='/audit']").await;
+    browser.wait_text("main h1", "Audit").await;
+    browser
+        .script(
+            "document.querySelector('[data-key=type]').value = 'idp_group_created'",
+            vec![],
+        )
+        .await;
+    browser.click("main form.filters button.primary").await;
+    browser.wait_text("main h2", "Events").await;
+    for _ in 0..100 {
+        if browser.url().await.contains("type=idp_group_created")
+            && shown_rows(&browser, "Audit events, newest first").await.len() == 50
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let first = shown_rows(&browser, "Audit events, newest first").await;
+    assert_eq!(first.len(), 50);
+    assert!(first.iter().all(|e| e[1] == "idp_group_created"), "{first:?}");
+    browser.click("[data-key=older]").await;
+    for _ in 0..100 {
+        if shown_rows(&browser, "Audit events, newest first").await.len() == 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let older = shown_rows(&browser, "Audit events, newest first").await;
+    assert_eq!(older.len(), 10, "{older:?}");
+    assert!(older.iter().all(|e| e[1] == "idp_group_created"), "{older:?}");
+    assert!(
+        !browser.exists("[data-key=older]").await,
+        "a last page offers no older one"
+    );
     browser.close().await;
 }

@@ -57,6 +57,12 @@ impl Gateway {
         id.trim().parse().expect("org id")
     }
 
+    /// A SCIM token for `org`, from the CLI.
+    async fn token(&self, org: i64) -> String {
+        let (token, _) = cli(&self.db, &["token", "generate", &org.to_string()]).await;
+        token.trim().to_owned()
+    }
+
     async fn scim(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> WireAnswer {
         with_bearer(&self.server.addr, token, method, path, &[], body).await
     }
@@ -112,19 +118,37 @@ async fn sign_in(browser: &Browser, gateway: &Gateway, jwt: &str) {
     browser.click("form button.primary").await;
 }
 
-/// Waits until the table captioned `caption` has a row whose first cell is `first`; that row.
-async fn wait_row(browser: &Browser, caption: &str, first: &str) -> Vec<String> {
+/// Polls the rows the table captioned `caption` shows until `done` accepts them (up to 10 s);
+/// those rows. `what` names the wait in the failure message.
+async fn rows_once(
+    browser: &Browser,
+    caption: &str,
+    what: &str,
+    done: impl Fn(&[Vec<String>]) -> bool,
+) -> Vec<Vec<String>> {
     for _ in 0..100 {
-        if let Some(row) = shown_rows(browser, caption)
-            .await
-            .into_iter()
-            .find(|r| r.first().is_some_and(|c| c == first))
-        {
-            return row;
+        let rows = shown_rows(browser, caption).await;
+        if done(&rows) {
+            return rows;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("no row {first:?} in {caption:?}: {}", browser.page_text().await)
+    panic!("{caption:?} never showed {what}: {}", browser.page_text().await)
+}
+
+/// The row of the table captioned `caption` whose first cell is `first`, once there is one.
+async fn wait_row(browser: &Browser, caption: &str, first: &str) -> Vec<String> {
+    let starts = |r: &Vec<String>| r.first().is_some_and(|c| c == first);
+    let rows = rows_once(browser, caption, &format!("a row {first:?}"), |rows| {
+        rows.iter().any(starts)
+    })
+    .await;
+    rows.into_iter().find(starts).expect("the row just seen")
+}
+
+/// The rows of the table captioned `caption`, once it shows some.
+async fn wait_rows(browser: &Browser, caption: &str) -> Vec<Vec<String>> {
+    rows_once(browser, caption, "any row", |rows| !rows.is_empty()).await
 }
 
 /// The cells of the rows the table captioned `caption` shows (none when there is no such table).
@@ -390,18 +414,6 @@ async fn an_owner_maps_groups_links_a_team_and_follows_a_scim_delete_to_its_audi
     assert_no_secret_logged(gateway, &[&jwt, &token]);
 }
 
-/// The rows of the table captioned `caption`, once it has some.
-async fn wait_rows(browser: &Browser, caption: &str) -> Vec<Vec<String>> {
-    for _ in 0..100 {
-        let found = shown_rows(browser, caption).await;
-        if !found.is_empty() {
-            return found;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no rows in {caption:?}: {}", browser.page_text().await)
-}
-
 /// The server's log never holds a secret the browser or the IdP sent (design §2: no token in a
 /// log).
 fn assert_no_secret_logged(gateway: Gateway, secrets: &[&str]) {
@@ -418,10 +430,8 @@ async fn a_foreign_organizations_token_sees_nothing_of_another_organization() {
     let gateway = Gateway::start().await;
     let acme = gateway.org("Acme").await;
     let globex = gateway.org("Globex").await;
-    let (token, _) = cli(&gateway.db, &["token", "generate", &acme.to_string()]).await;
-    gateway
-        .push_group(acme, token.trim(), "Acme Secret Project")
-        .await;
+    let token = gateway.token(acme).await;
+    gateway.push_group(acme, &token, "Acme Secret Project").await;
     let browser = Browser::start(1280, 800).await;
 
     sign_in(&browser, &gateway, &owner_jwt(globex)).await;
@@ -509,11 +519,11 @@ fn mint(org: i64, seconds: i64) -> String {
 async fn the_console_works_from_the_keyboard_and_on_a_phone() {
     let gateway = Gateway::start().await;
     let org = gateway.org("Hooli").await;
-    let (token, _) = cli(&gateway.db, &["token", "generate", &org.to_string()]).await;
+    let token = gateway.token(org).await;
     gateway
         .push_group(
             org,
-            token.trim(),
+            &token,
             "A group with a rather long name that must wrap on a phone screen",
         )
         .await;
@@ -579,12 +589,7 @@ async fn the_console_works_from_the_keyboard_and_on_a_phone() {
         "focus returns to the opener"
     );
     let still = gateway
-        .scim(
-            token.trim(),
-            "GET",
-            &format!("/api/orgs/{org}/scim/v2/Groups"),
-            None,
-        )
+        .scim(&token, "GET", &format!("/api/orgs/{org}/scim/v2/Groups"), None)
         .await;
     assert_eq!(still.status, 200, "Escape rotated the token");
 
@@ -609,11 +614,7 @@ async fn an_instance_admin_creates_an_organization_switches_its_sso_and_sees_eve
     let gateway = Gateway::start().await;
     let acme = gateway.org("Acme").await;
     let globex = gateway.org("Globex").await;
-    let mut tokens = vec![];
-    for org in [acme, globex] {
-        let (token, _) = cli(&gateway.db, &["token", "generate", &org.to_string()]).await;
-        tokens.push(token.trim().to_owned());
-    }
+    let tokens = [gateway.token(acme).await, gateway.token(globex).await];
     gateway.push_group(acme, &tokens[0], "Finance").await;
     let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "FINANCE"});
     let clash = gateway
@@ -790,28 +791,21 @@ async fn an_owner_runs_a_manual_team_changes_settings_and_pages_the_audit_trail(
         )
         .await;
     browser.click("main form.filters button.primary").await;
-    browser.wait_text("main h2", "Events").await;
-    for _ in 0..100 {
-        if browser.url().await.contains("type=idp_group_created")
-            && shown_rows(&browser, "Audit events, newest first").await.len() == 50
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let first = shown_rows(&browser, "Audit events, newest first").await;
-    assert_eq!(first.len(), 50);
-    assert!(first.iter().all(|e| e[1] == "idp_group_created"), "{first:?}");
+    let created = |rows: &[Vec<String>]| rows.iter().all(|e| e[1] == "idp_group_created");
+    let caption = "Audit events, newest first";
+    let first = rows_once(&browser, caption, "50 idp_group_created", |r| {
+        r.len() == 50 && created(r)
+    })
+    .await;
     browser.click("[data-key=older]").await;
-    for _ in 0..100 {
-        if shown_rows(&browser, "Audit events, newest first").await.len() == 10 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let older = shown_rows(&browser, "Audit events, newest first").await;
-    assert_eq!(older.len(), 10, "{older:?}");
-    assert!(older.iter().all(|e| e[1] == "idp_group_created"), "{older:?}");
+    let older = rows_once(&browser, caption, "the 10 older ones", |r| {
+        r.len() == 10 && created(r)
+    })
+    .await;
+    assert!(
+        first.iter().all(|e| !older.contains(e)),
+        "a page repeated: {older:?}"
+    );
     assert!(
         !browser.exists("[data-key=older]").await,
         "a last page offers no older one"

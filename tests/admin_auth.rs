@@ -102,6 +102,13 @@ fn org_endpoints(org_id: i64, ids: &Ids) -> Vec<Endpoint> {
             false,
         ),
         endpoint(
+            Method::GET,
+            "/api/orgs/{org_id}/scim/activity",
+            format!("{o}/scim/activity"),
+            None,
+            false,
+        ),
+        endpoint(
             Method::PATCH,
             "/api/orgs/{org_id}/scim/config",
             format!("{o}/scim/config"),
@@ -196,6 +203,11 @@ fn org_endpoints(org_id: i64, ids: &Ids) -> Vec<Endpoint> {
 }
 
 /// The instance endpoints; the PATCH targets `org_id` and would turn its SSO off.
+/// The endpoints any valid admin token may call: they answer about the caller only.
+fn caller_endpoints() -> Vec<Endpoint> {
+    vec![endpoint(Method::GET, "/api/me", "/api/me".into(), None, false)]
+}
+
 fn instance_endpoints(org_id: i64) -> Vec<Endpoint> {
     vec![
         endpoint(
@@ -346,6 +358,7 @@ fn the_endpoint_lists_cover_every_declared_admin_route() {
     let tested: BTreeSet<(String, String)> = org_endpoints(1, &ids)
         .into_iter()
         .chain(instance_endpoints(1))
+        .chain(caller_endpoints())
         .map(|e| (e.method.to_string(), e.template.to_owned()))
         .collect();
     let declared = declared_routes();
@@ -424,6 +437,7 @@ async fn every_endpoint_answers_401_without_a_valid_token() {
     ];
     let mut endpoints = org_endpoints(org.id, &ids);
     endpoints.extend(instance_endpoints(org.id));
+    endpoints.extend(caller_endpoints());
     // An organization that does not exist answers the same.
     endpoints.extend(org_endpoints(i64::from(i32::MAX), &Ids::placeholder()));
     for e in &endpoints {

@@ -312,6 +312,20 @@ async fn a_body_over_16_mib_is_413_and_one_just_under_is_read() {
     assert_eq!(body.len(), limit);
     let answer = scim.send_bytes(Method::POST, "/Bulk", body).await;
     assert_eq!(statuses(&operations(&answer)), vec!["201"]);
+
+    // A User's data is held to the 1 MiB of a single User write, in its own operation.
+    let big = unique("big");
+    let small = unique("small");
+    let mut user = post_user("big", &big);
+    user["data"]["nickName"] = "x".repeat(1024 * 1024).into();
+    let answer = bulk(&scim, &bulk_body(json!([user, post_user("small", &small)]))).await;
+    let ops = operations(&answer);
+    assert_eq!(statuses(&ops), vec!["413", "201"], "{}", answer.text);
+    assert_eq!(
+        scim.count_where("/Users", &format!("userName eq \"{big}\""))
+            .await,
+        0
+    );
 }
 
 #[tokio::test]

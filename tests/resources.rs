@@ -1103,7 +1103,10 @@ async fn discovery_documents_have_their_shapes() {
     assert_eq!(c["filter"]["maxResults"], 1000);
     assert_eq!(c["sort"]["supported"], true);
     assert_eq!(c["etag"]["supported"], true);
-    assert_eq!(c["bulk"]["supported"], false);
+    assert_eq!(
+        c["bulk"],
+        json!({"supported": true, "maxOperations": 1000, "maxPayloadSize": 16_777_216})
+    );
     assert_eq!(c["changePassword"]["supported"], false);
     assert!(
         c["authenticationSchemes"]

@@ -49,10 +49,24 @@ pub fn group(bytes: Vec<u8>) -> Result<GroupInput, ScimError> {
     parse_group(&kept)
 }
 
+/// A Group body that is part of a larger document (a Bulk operation's `data`), read as [`group`].
+pub fn group_in(bytes: &[u8]) -> Result<GroupInput, ScimError> {
+    parse_group(&pruned(bytes, Keep::GroupRoot)?.0)
+}
+
 /// A PATCH `/Groups` body, pruned and parsed into its operations (the bytes let go first).
 pub fn group_patch(bytes: Vec<u8>) -> Result<Vec<PatchOperation>, ScimError> {
-    let (body, operations) = pruned(&bytes, Keep::PatchRoot)?;
+    let pruned = pruned(&bytes, Keep::PatchRoot)?;
     drop(bytes);
+    patch_operations(pruned)
+}
+
+/// A PATCH `/Groups` body that is part of a larger document (a Bulk operation's `data`).
+pub fn group_patch_in(bytes: &[u8]) -> Result<Vec<PatchOperation>, ScimError> {
+    patch_operations(pruned(bytes, Keep::PatchRoot)?)
+}
+
+fn patch_operations((body, operations): (Value, usize)) -> Result<Vec<PatchOperation>, ScimError> {
     match parse_patch_request(&body) {
         // The reader kept one operation too many and counted the rest: name the real count.
         Err(e) if operations > MAX_OPERATIONS && e == too_many_operations(MAX_OPERATIONS + 1) => {
@@ -62,7 +76,7 @@ pub fn group_patch(bytes: Vec<u8>) -> Result<Vec<PatchOperation>, ScimError> {
     }
 }
 
-fn text(bytes: &[u8]) -> Result<&str, ScimError> {
+pub(crate) fn text(bytes: &[u8]) -> Result<&str, ScimError> {
     std::str::from_utf8(bytes).map_err(|e| {
         ScimError::invalid_syntax(format!(
             "The request body is not valid UTF-8 (at byte {})",
@@ -71,7 +85,7 @@ fn text(bytes: &[u8]) -> Result<&str, ScimError> {
     })
 }
 
-fn not_json(e: serde_json::Error) -> ScimError {
+pub(crate) fn not_json(e: serde_json::Error) -> ScimError {
     ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}"))
 }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::bulk;
 use super::resource;
 use super::schema::{self, AttrDef, AttrType, SchemaDef};
 
@@ -58,7 +59,11 @@ pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": {
+            "supported": true,
+            "maxOperations": bulk::MAX_OPERATIONS,
+            "maxPayloadSize": bulk::MAX_PAYLOAD_SIZE,
+        },
         "filter": { "supported": true, "maxResults": MAX_RESULTS },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
@@ -202,7 +207,7 @@ mod tests {
         assert_eq!(doc["patch"], json!({ "supported": true }));
         assert_eq!(
             doc["bulk"],
-            json!({ "supported": false, "maxOperations": 0, "maxPayloadSize": 0 })
+            json!({ "supported": true, "maxOperations": 1000, "maxPayloadSize": 16_777_216 })
         );
         assert_eq!(doc["filter"], json!({ "supported": true, "maxResults": 1000 }));
         assert_eq!(doc["filter"]["maxResults"], json!(MAX_RESULTS));

@@ -13,10 +13,12 @@
 //! - [`body`], [`patch`]: write bodies read without holding the whole document, and PATCH as
 //!   changes the store applies.
 //! - [`query`], [`projection`]: list parameters and which attributes an answer carries.
+//! - [`bulk`]: Bulk requests: the envelope, the order operations run in, `bulkId:` references.
 //! - [`error`]: protocol errors, free of HTTP types; the gateway turns them into responses.
 
 pub mod ast;
 pub mod body;
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod filter;

@@ -53,11 +53,13 @@ impl Catalog {
     /// 200 000 members never holds more than one chunk of them.
     fn group_answer(&self, row: GroupRow, projection: &Projection) -> GroupAnswer {
         let version = row.version;
+        let id = row.id.clone();
         let location = format!("{}/Groups/{}", self.base_url, row.id);
         let mut pieces = VecDeque::new();
         self.pending_group(row, projection).into_pieces(&mut pieces);
         GroupAnswer {
             version,
+            id,
             location,
             body: self.streamed(pieces),
         }
@@ -263,9 +265,11 @@ impl Catalog {
         };
         let view = group_view(row, members);
         let (version, location) = (view.meta.version, format!("{}/Groups/{}", self.base_url, view.id));
+        let id = view.id.clone();
         Ok(Resource {
             body: resource::group_json(&self.base_url, view, projection),
             version,
+            id,
             location,
         })
     }
@@ -373,6 +377,8 @@ const TEXT_BATCH: usize = 64 * 1024;
 pub struct GroupAnswer {
     /// The version the answer's row has (the members are read after it, chunk by chunk).
     pub version: i64,
+    /// The group's id.
+    pub id: String,
     /// The group's URL (the `Location` of a 201).
     pub location: String,
     /// The text.

@@ -34,6 +34,8 @@ pub struct Resource {
     /// The serialized resource, ready to send.
     pub body: Box<serde_json::value::RawValue>,
     pub version: i64,
+    /// The resource's id (a Bulk POST's bulkId resolves to it).
+    pub id: String,
     pub location: String,
 }
 

@@ -145,6 +145,7 @@ impl Catalog {
         Resource {
             body: resource::raw(&body),
             version: row.version,
+            id: row.id.clone(),
             location: format!("{}/Users/{}", self.base_url, row.id),
         }
     }

@@ -46,6 +46,8 @@ pub const POOL_SHARE_WAIT: Duration = Duration::from_secs(1);
 /// Rate and concurrency state per organization.
 pub struct OrgLimits {
     rate: DefaultKeyedRateLimiter<i64>,
+    /// The burst: the most a single request (a Bulk) may cost.
+    burst: NonZeroU32,
     in_flight: DashMap<i64, Arc<Semaphore>>,
     max_in_flight: usize,
     /// Per organization: the database connections it may hold at once.
@@ -70,6 +72,7 @@ impl OrgLimits {
         let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
         OrgLimits {
             rate: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            burst,
             in_flight: DashMap::new(),
             max_in_flight: settings.max_in_flight,
             pool_shares: DashMap::new(),
@@ -103,6 +106,29 @@ impl OrgLimits {
             retry_after_secs: 1,
             reason: "concurrency",
         })
+    }
+
+    /// Charges an admitted request for the `units` of work it turned out to carry (a Bulk
+    /// request's operations), capped at the burst so that any request within the limits can be
+    /// admitted at all: admission took one unit already, this takes the rest, or nothing and
+    /// refuses when the organization's bucket cannot pay for them now.
+    pub fn charge(&self, org_id: i64, units: usize) -> Result<(), Refused> {
+        let cost = u32::try_from(units).unwrap_or(u32::MAX).min(self.burst.get());
+        let Some(rest) = NonZeroU32::new(cost.saturating_sub(1)) else {
+            return Ok(());
+        };
+        match self.rate.check_key_n(&org_id, rest) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(Refused {
+                retry_after_secs: not_until
+                    .wait_time_from(DefaultClock::default().now())
+                    .as_secs()
+                    .max(1),
+                reason: "rate",
+            }),
+            // More than the burst: cannot happen, the cost is capped at it.
+            Err(_) => Ok(()),
+        }
     }
 }
 
@@ -152,6 +178,42 @@ mod tests {
         assert_eq!(refused.reason, "rate");
         assert!(refused.retry_after_secs >= 1);
         assert!(limits.admit(2).is_ok(), "another organization has its own budget");
+    }
+
+    #[test]
+    fn a_charge_takes_the_rest_of_its_units_capped_at_the_burst() {
+        let limits = OrgLimits::new(LimitSettings {
+            rate_per_second: 1,
+            burst: 10,
+            max_in_flight: 10,
+        });
+        assert!(limits.admit(1).is_ok());
+        assert!(
+            limits.charge(1, 4).is_ok(),
+            "one unit was taken on admission, three now"
+        );
+        assert!(limits.admit(1).is_ok());
+        let refused = limits.charge(1, 7).unwrap_err();
+        assert_eq!(refused.reason, "rate");
+        assert!(refused.retry_after_secs >= 1);
+        assert!(limits.charge(1, 6).is_ok(), "a refused charge took nothing");
+        assert!(limits.admit(1).is_err(), "the bucket is empty now");
+
+        let fresh = OrgLimits::new(LimitSettings {
+            rate_per_second: 1,
+            burst: 10,
+            max_in_flight: 10,
+        });
+        assert!(fresh.admit(2).is_ok());
+        assert!(
+            fresh.charge(2, 1000).is_ok(),
+            "capped at the burst: a full bucket pays"
+        );
+        assert!(fresh.admit(2).is_err());
+        assert!(
+            fresh.charge(3, 0).is_ok() && fresh.charge(3, 1).is_ok(),
+            "nothing more to take"
+        );
     }
 
     #[test]

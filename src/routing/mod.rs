@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_auth;
 pub mod auth;
 pub mod bearer;
+mod bulk;
 mod console;
 pub mod error;
 pub mod held_body;

@@ -99,7 +99,6 @@ fn scim_template(path: &str) -> String {
             (_, ".search") => ".search",
             (_, "") => "",
             (0, name) if name.eq_ignore_ascii_case("Me") => "Me",
-            (0, name) if name.eq_ignore_ascii_case("Bulk") => "Bulk",
             (0, name) => Endpoint::parse(name).map_or("{resource}", Endpoint::label),
             (1, _) => "{id}",
             _ => {
@@ -278,6 +277,8 @@ mod tests {
             ("/api/orgs/1/scim/v2/Schemas/urn:x", "/Schemas/{id}"),
             ("/api/orgs/1/scim/v2/secret-name", "/{resource}"),
             ("/api/orgs/1/scim/v2/me", "/Me"),
+            ("/api/orgs/1/scim/v2/bulk", "/Bulk"),
+            ("/orgs/1/scim/v2/Bulk", "/Bulk"),
             ("/api/orgs/1/scim/v2/Groups/a/b/c/d", "/Groups/{id}/…"),
             ("/api/orgs/1/scim/v2/Users/", "/Users/"),
             ("/api/orgs/1/scim/v2", "/"),
@@ -292,6 +293,7 @@ mod tests {
     fn resource_labels_are_bounded() {
         assert_eq!(resource_label("/api/orgs/1/scim/v2/users/abc"), "Users");
         assert_eq!(resource_label("/orgs/1/scim/v2/Groups"), "Groups");
+        assert_eq!(resource_label("/orgs/1/scim/v2/bulk"), "Bulk");
         assert_eq!(resource_label("/api/orgs/1/scim/v2/evil-random-name"), "other");
         assert_eq!(resource_label("/api/orgs/1/scim/v2"), "root");
         assert_eq!(resource_label("/metrics"), "none");

@@ -38,17 +38,20 @@ pub enum Endpoint {
     ServiceProviderConfig,
     ResourceTypes,
     Schemas,
+    /// `POST /Bulk` (RFC 7644 §3.7), see [`super::bulk`].
+    Bulk,
 }
 
 impl Endpoint {
     /// Parses a path segment case-insensitively.
     pub fn parse(segment: &str) -> Option<Endpoint> {
-        const ALL: [(&str, Endpoint); 5] = [
+        const ALL: [(&str, Endpoint); 6] = [
             ("Users", Endpoint::Users),
             ("Groups", Endpoint::Groups),
             ("ServiceProviderConfig", Endpoint::ServiceProviderConfig),
             ("ResourceTypes", Endpoint::ResourceTypes),
             ("Schemas", Endpoint::Schemas),
+            ("Bulk", Endpoint::Bulk),
         ];
         ALL.iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(segment))
@@ -63,13 +66,14 @@ impl Endpoint {
             Endpoint::ServiceProviderConfig => "ServiceProviderConfig",
             Endpoint::ResourceTypes => "ResourceTypes",
             Endpoint::Schemas => "Schemas",
+            Endpoint::Bulk => "Bulk",
         }
     }
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// The endpoint a path segment names; `/Me` and `/Bulk` exist in SCIM but not here (501).
+/// The endpoint a path segment names; `/Me` exists in SCIM but not here (501).
 fn endpoint(segment: &str) -> Result<Endpoint> {
     if let Some(e) = Endpoint::parse(segment) {
         return Ok(e);
@@ -78,9 +82,6 @@ fn endpoint(segment: &str) -> Result<Endpoint> {
         return Err(
             ScimError::new(501, "/Me is not supported: requests come from an IdP, not a user").into(),
         );
-    }
-    if segment.eq_ignore_ascii_case("Bulk") {
-        return Err(ScimError::new(501, "/Bulk is not supported").into());
     }
     Err(ScimError::not_found(format!("no SCIM endpoint /{segment}")).into())
 }
@@ -112,15 +113,15 @@ fn kib(bytes: usize) -> u32 {
 }
 
 /// A body's bytes and its share of [`BODY_BUDGET`], released when the body is dropped.
-struct ReadBody {
-    bytes: Vec<u8>,
+pub(super) struct ReadBody {
+    pub(super) bytes: Vec<u8>,
     _budget: SemaphorePermit<'static>,
 }
 
 /// Reads a body within `limit` bytes, holding its share of the process's body budget: by
 /// `Content-Length` when the client sent one (beyond `limit` → 413 before reading), else the
 /// whole limit. Beyond `limit` → 413; a body that cannot be read (bad chunking, a reset) → 400.
-async fn read_body(body: Body, limit: usize) -> Result<ReadBody> {
+pub(super) async fn read_body(body: Body, limit: usize) -> Result<ReadBody> {
     let too_large = || {
         ApiError::from(ScimError::new(
             413,
@@ -238,7 +239,7 @@ fn version_headers(response: &mut Response, version: i64, location: &str) {
 /// Waits (up to a second) for the organization's fair share of the database pool, then 429
 /// `pool_share`. Taken once the request has been read (a slow upload must not hold it) and held
 /// until the handler returns; a streamed answer's later reads take it again (`within_share`).
-async fn pool_share(state: &AppState, org_id: i64) -> Result<OwnedSemaphorePermit> {
+pub(super) async fn pool_share(state: &AppState, org_id: i64) -> Result<OwnedSemaphorePermit> {
     state
         .limits
         .pool_share(org_id)
@@ -257,7 +258,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>> {
     }
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: Value) -> Response {
     raw_response(status, raw_json(&body))
 }
 
@@ -301,6 +302,7 @@ pub async fn get_collection(
         Endpoint::ServiceProviderConfig => raw_json(&discovery::service_provider_config(&base)),
         Endpoint::ResourceTypes => raw_json(&discovery::resource_types(&base)),
         Endpoint::Schemas => raw_json(&discovery::schemas(&base)),
+        Endpoint::Bulk => return Err(method_not_allowed(&Method::GET, Endpoint::Bulk)),
     };
     Ok(raw_response(StatusCode::OK, body))
 }
@@ -333,6 +335,7 @@ pub async fn post_collection(
             let _share = pool_share(&state, org).await?;
             cat.create_user(&body).await?
         }
+        Endpoint::Bulk => return super::bulk::bulk(&state, &cat, body).await,
         other => return Err(method_not_allowed(&Method::POST, other)),
     };
     Ok(resource_response(StatusCode::CREATED, resource))

@@ -118,6 +118,7 @@ impl ServeCommand {
         self.db.check()?;
         self.admin.read_secret_files()?;
         self.serve.idp.read_secret_files()?;
+        self.serve.read_secret_files()?;
         self.serve.idp.check(&self.admin)?;
         self.serve.check()
     }
@@ -707,9 +708,24 @@ pub struct ServeArgs {
         default_value_t = 400
     )]
     pub audit_retention_days: u32,
+    /// Key (at least 32 bytes) that signs SCIM paging cursors; unset: a random key the database
+    /// keeps, shared by every replica. Changing it voids the cursors handed out.
+    #[arg(long, env = "SCIMGATE_CURSOR_KEY", hide_env_values = true)]
+    pub cursor_key: Option<Secret>,
+    /// File holding the cursor key, instead of SCIMGATE_CURSOR_KEY.
+    #[arg(
+        long,
+        env = "SCIMGATE_CURSOR_KEY_FILE",
+        value_name = "PATH",
+        conflicts_with = "cursor_key"
+    )]
+    pub cursor_key_file: Option<PathBuf>,
     #[command(flatten, next_help_heading = "IdP ID tokens (login evaluation)")]
     pub idp: IdpArgs,
 }
+
+/// Shortest `SCIMGATE_CURSOR_KEY` accepted, in bytes (an HMAC-SHA256 key of less is weak).
+pub const MIN_CURSOR_KEY_BYTES: usize = 32;
 
 impl Default for ServeArgs {
     fn default() -> Self {
@@ -731,14 +747,32 @@ impl Default for ServeArgs {
             trusted_proxies: None,
             metrics_listen: None,
             audit_retention_days: 400,
+            cursor_key: None,
+            cursor_key_file: None,
             idp: IdpArgs::default(),
         }
     }
 }
 
 impl ServeArgs {
+    /// Reads the cursor key from its `_FILE`, if given.
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        if let Some(path) = &self.cursor_key_file {
+            self.cursor_key = Some(read_secret(path, "SCIMGATE_CURSOR_KEY_FILE")?);
+        }
+        Ok(())
+    }
+
     /// Refuses values that cannot work, with a message naming the setting.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(key) = &self.cursor_key
+            && key.0.len() < MIN_CURSOR_KEY_BYTES
+        {
+            return Err(format!(
+                "SCIMGATE_CURSOR_KEY is {} bytes: at least {MIN_CURSOR_KEY_BYTES} are needed (or unset it to use the key the database keeps)",
+                key.0.len()
+            ));
+        }
         for (value, setting) in [
             (self.org_rate_limit as usize, "SCIMGATE_ORG_RATE_LIMIT"),
             (self.org_burst as usize, "SCIMGATE_ORG_BURST"),
@@ -788,6 +822,8 @@ pub struct Settings {
     /// Without trailing slash.
     pub public_url: String,
     pub conflict_detail: ConflictDetail,
+    /// `SCIMGATE_CURSOR_KEY`, if configured.
+    pub cursor_key: Option<Secret>,
 }
 
 impl Settings {
@@ -803,6 +839,7 @@ impl Settings {
                 ConflictDetailArg::Org => ConflictDetail::Org,
                 ConflictDetailArg::Anonymous => ConflictDetail::Anonymous,
             },
+            cursor_key: args.cursor_key.clone(),
         }
     }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::activity::Activity;
-use crate::catalog::{Catalog, CatalogError, Tenant};
+use crate::catalog::{Catalog, CatalogError, Cursors, Tenant};
 use crate::config::{Gates, Secret, Settings};
 use crate::instance::Instance;
 use crate::login::{Idp, Login};
@@ -23,6 +23,8 @@ pub struct Services {
     tokens: Tokens,
     login: Login,
     activity: Activity,
+    /// The cursor key of every catalog (configured, or read from the database once).
+    cursors: Cursors,
 }
 
 /// What a SCIM bearer token resolves to for the organization its request names.
@@ -64,6 +66,7 @@ impl Services {
                 caller_token.map(Arc::new),
             ),
             activity: Activity::new(store.clone()),
+            cursors: Cursors::new(settings.cursor_key.as_ref().map(|k| k.0.as_bytes())),
             store,
             settings: Arc::new(settings),
             gates,
@@ -100,6 +103,7 @@ impl Services {
             self.settings.conflict_detail,
             audit,
         )
+        .with_cursors(self.cursors.clone())
     }
 
     /// Resolves a SCIM request: its bearer token and the organization its path names.

@@ -86,6 +86,16 @@ async fn settings_that_cannot_work_are_refused_before_the_database_is_opened() {
             "/nonexistent/secret",
             "cannot read /nonexistent/secret",
         ),
+        (
+            "SCIMGATE_CURSOR_KEY",
+            "too-short",
+            "SCIMGATE_CURSOR_KEY is 9 bytes",
+        ),
+        (
+            "SCIMGATE_CURSOR_KEY_FILE",
+            "/nonexistent/cursor-key",
+            "cannot read /nonexistent/cursor-key",
+        ),
     ];
     for (setting, value, expected) in cases {
         let (path, url) = fresh_sqlite();
@@ -286,4 +296,43 @@ async fn each_command_lists_only_its_own_options_under_headings() {
         !create.contains("--listen") && !create.contains("--admin-jwt"),
         "{create}"
     );
+}
+
+#[tokio::test]
+async fn the_cursor_key_can_come_from_a_file() {
+    use sea_orm::ConnectionTrait;
+    let (_, url) = fresh_sqlite();
+    let key = "cursor-key-from-a-file-0123456789abcdef";
+    let (org, token) = common::process::cli_org(&url, "cursor-file").await;
+    let sql = sea_orm::Database::connect(url.as_str()).await.expect("connect");
+    let prefix = common::short_prefix();
+    sql.execute_unprepared(&format!(
+        "INSERT INTO idp_groups (id, org_id, display_name, display_key, display_key_version, source, \
+         created_at, updated_at, version) VALUES ('{prefix}1', {org}, '{prefix}A', '{prefix}a', 1, 'SCIM', 1, 1, 1), \
+         ('{prefix}2', {org}, '{prefix}B', '{prefix}b', 1, 'SCIM', 1, 1, 1)"
+    ))
+    .await
+    .expect("seed groups");
+    let file = secret_file(&format!("{key}\n"));
+    let file = file.to_str().expect("utf-8 path");
+    let mut server = Server::start_with(&url, "cursor-file", &[("SCIMGATE_CURSOR_KEY_FILE", file)]).await;
+    let (status, body) = server
+        .request(
+            "GET",
+            &format!("/api/orgs/{org}/scim/v2/Groups?count=1&cursor="),
+            Some(&token),
+        )
+        .await
+        .expect("request");
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let cursor = body["nextCursor"].as_str().expect("a nextCursor");
+    // The file's content without its newline signed it.
+    let signer = scimgate::catalog::cursor::CursorKey::new(key.as_bytes());
+    assert!(
+        signer.restamp(cursor, 0).is_ok(),
+        "signed with the key of the file"
+    );
+    let other = scimgate::catalog::cursor::CursorKey::new(format!("{key}\n").as_bytes());
+    assert!(other.restamp(cursor, 0).is_err(), "positive control");
 }

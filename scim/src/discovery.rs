@@ -10,6 +10,10 @@ use super::schema::{self, AttrDef, AttrType, SchemaDef};
 /// The advertised `filter.maxResults`: the cap on `count` and on the size of any one page.
 pub const MAX_RESULTS: u64 = 1000;
 
+/// The advertised `pagination.cursorTimeout` (RFC 9865 §4), in seconds: how long a cursor stays
+/// valid after the page that issued it.
+pub const CURSOR_TIMEOUT_SECS: u64 = 3600;
+
 const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
@@ -68,6 +72,16 @@ pub fn service_provider_config(base: &str) -> Value {
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },
+        // RFC 9865 §4. Index paging stays the default: IdPs written before cursors page by index
+        // (§2.4). A page without `count` holds `maxPageSize` resources.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": MAX_RESULTS,
+            "maxPageSize": MAX_RESULTS,
+            "cursorTimeout": CURSOR_TIMEOUT_SECS,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
@@ -214,6 +228,17 @@ mod tests {
         assert_eq!(doc["changePassword"], json!({ "supported": false }));
         assert_eq!(doc["sort"], json!({ "supported": true }));
         assert_eq!(doc["etag"], json!({ "supported": true }));
+        assert_eq!(
+            doc["pagination"],
+            json!({
+                "cursor": true,
+                "index": true,
+                "defaultPaginationMethod": "index",
+                "defaultPageSize": 1000,
+                "maxPageSize": 1000,
+                "cursorTimeout": 3600,
+            })
+        );
         let schemes = doc["authenticationSchemes"].as_array().expect("array");
         assert_eq!(schemes.len(), 1);
         assert_eq!(schemes[0]["type"], "oauthbearertoken");

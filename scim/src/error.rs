@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// The `scimType` values of RFC 7644 Table 9 that this server emits.
+/// The `scimType` values of RFC 7644 Table 9 (and RFC 9865 §2.1's paging ones) that this server emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
     InvalidFilter,
@@ -15,6 +15,12 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865: a cursor this server did not issue for this query (forged, altered, foreign).
+    InvalidCursor,
+    /// RFC 9865: a cursor older than the advertised `cursorTimeout`.
+    ExpiredCursor,
+    /// RFC 9865: a `count` other than the one the cursor's query was paged with.
+    InvalidCount,
 }
 
 impl ScimType {
@@ -31,6 +37,9 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 }

@@ -1,10 +1,11 @@
-//! List request parameters (RFC 7644 §3.4.2): filter, paging, sorting and projection.
+//! List request parameters (RFC 7644 §3.4.2): filter, paging, sorting and projection. Paging is by
+//! index (`startIndex`) or by cursor (RFC 9865 `cursor`), never both in one request.
 
 use std::collections::HashMap;
 
 use super::ast::{AttrPath, Filter};
 use super::discovery::MAX_RESULTS;
-use super::error::{ScimError, excerpt};
+use super::error::{ScimError, ScimType, excerpt};
 use super::filter::{parse_attr_path, parse_filter};
 use super::projection::Projection;
 
@@ -19,7 +20,16 @@ pub struct ListRequest {
     /// At most [`MAX_RESULTS`].
     pub count: u64,
     pub projection: Projection,
+    /// Cursor paging (RFC 9865): `Some` when the request names `cursor`, empty for the first page
+    /// (the text is checked by whoever issued it); `None` pages by `startIndex`.
+    pub cursor: Option<String>,
+    /// The filter, `sortBy` and `sortOrder` as the client sent them, in one text: what a cursor is
+    /// bound to (RFC 9865 §2: the next page repeats every parameter but the cursor).
+    pub query_key: String,
 }
+
+/// Longest cursor accepted: a cursor of this server holds one row's sort key and id, far below it.
+pub const MAX_CURSOR_CHARS: usize = 4096;
 
 /// Looks a query parameter up case-insensitively; unknown parameters are ignored (Entra appends
 /// its own flags to the tenant URL).
@@ -45,6 +55,7 @@ fn integer(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, 
 impl ListRequest {
     /// Parses the query string of a list request.
     pub fn parse(params: &HashMap<String, String>) -> Result<ListRequest, ScimError> {
+        let filter_text = param(params, "filter").map_or("", str::trim);
         let filter = match param(params, "filter").map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(parse_filter(raw).map_err(|e| ScimError::invalid_filter(e.to_string()))?),
@@ -66,6 +77,22 @@ impl ListRequest {
                 )));
             }
         };
+        let cursor = param(params, "cursor").map(str::trim).map(str::to_owned);
+        if let Some(cursor) = &cursor {
+            check_cursor(cursor)?;
+            if param(params, "startIndex").is_some_and(|s| !s.trim().is_empty()) {
+                return Err(ScimError::invalid_value(
+                    "cursor and startIndex cannot be combined: page by cursor or by index",
+                ));
+            }
+        }
+        let sort_text = param(params, "sortBy").map_or(String::new(), |s| s.trim().to_ascii_lowercase());
+        let query_key = format!(
+            "{}:{filter_text}|{}:{sort_text}|{}",
+            filter_text.len(),
+            sort_text.len(),
+            if descending { "descending" } else { "ascending" }
+        );
         // RFC 7644 §3.4.2.4: a startIndex below 1 means 1, a negative count means 0.
         let start_index = integer(params, "startIndex")?.unwrap_or(1).max(1) as u64;
         let count = integer(params, "count")?.map_or(MAX_RESULTS, |c| (c.max(0) as u64).min(MAX_RESULTS));
@@ -77,8 +104,23 @@ impl ListRequest {
             start_index,
             count,
             projection,
+            cursor,
+            query_key,
         })
     }
+}
+
+/// A cursor can only be what this server issues: RFC 3986 unreserved characters (RFC 9865 §2), of a
+/// bounded length. Anything else is refused before it reaches a decoder.
+fn check_cursor(cursor: &str) -> Result<(), ScimError> {
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
+    if cursor.len() > MAX_CURSOR_CHARS || !cursor.chars().all(unreserved) {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidCursor,
+            "the cursor is not one this server issued: send it empty for the first page, then nextCursor or previousCursor",
+        ));
+    }
+    Ok(())
 }
 
 impl ListRequest {
@@ -192,5 +234,75 @@ mod tests {
             ]))
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_cursor_is_parsed_and_an_empty_one_asks_for_the_first_page() {
+        assert_eq!(ListRequest::parse(&q(&[])).unwrap().cursor, None);
+        assert_eq!(
+            ListRequest::parse(&q(&[("cursor", "")]))
+                .unwrap()
+                .cursor
+                .as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            ListRequest::parse(&q(&[("Cursor", "AbC-_9")]))
+                .unwrap()
+                .cursor
+                .as_deref(),
+            Some("AbC-_9")
+        );
+        let search = serde_json::json!({"cursor": "", "count": 5});
+        let r = ListRequest::from_search(&search).unwrap();
+        assert_eq!((r.cursor.as_deref(), r.count), (Some(""), 5));
+    }
+
+    #[test]
+    fn a_cursor_with_a_start_index_is_an_invalid_value() {
+        let e = ListRequest::parse(&q(&[("cursor", ""), ("startIndex", "3")])).unwrap_err();
+        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)));
+        // An empty startIndex is no startIndex.
+        assert!(ListRequest::parse(&q(&[("cursor", ""), ("startIndex", "")])).is_ok());
+    }
+
+    #[test]
+    fn a_cursor_of_foreign_characters_or_length_is_an_invalid_cursor() {
+        let long = "a".repeat(MAX_CURSOR_CHARS + 1);
+        for bad in ["a b", "a/b", "a+b", "a=", "é", long.as_str()] {
+            let e = ListRequest::parse(&q(&[("cursor", bad)])).unwrap_err();
+            assert_eq!(
+                (e.status, e.scim_type),
+                (400, Some(ScimType::InvalidCursor)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_query_key_tells_filters_and_sorts_apart() {
+        let key = |pairs: &[(&str, &str)]| ListRequest::parse(&q(pairs)).unwrap().query_key;
+        let base = key(&[("filter", "displayName sw \"a\""), ("sortBy", "displayName")]);
+        assert_eq!(
+            base,
+            key(&[("filter", " displayName sw \"a\" "), ("sortby", "DISPLAYNAME")])
+        );
+        assert_ne!(
+            base,
+            key(&[("filter", "displayName sw \"b\""), ("sortBy", "displayName")])
+        );
+        assert_ne!(
+            base,
+            key(&[("filter", "displayName sw \"a\""), ("sortBy", "externalId")])
+        );
+        assert_ne!(
+            base,
+            key(&[
+                ("filter", "displayName sw \"a\""),
+                ("sortBy", "displayName"),
+                ("sortOrder", "descending")
+            ])
+        );
+        assert_ne!(base, key(&[("filter", "displayName sw \"a\"")]));
     }
 }

@@ -128,6 +128,20 @@ pub fn render_user(base: &str, id: &str, document: &Map<String, Value>, m: Meta)
     out
 }
 
+/// How a ListResponse page is placed in its result: by index (`startIndex`, RFC 7644 §3.4.2.4) or
+/// by cursor (RFC 9865 §2: `nextCursor` absent on the last page, `previousCursor` on the first, and
+/// no `startIndex`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// The 1-based index of the page's first resource.
+    Index(u64),
+    /// The cursors of the pages around this one.
+    Cursor {
+        next: Option<String>,
+        previous: Option<String>,
+    },
+}
+
 /// The shape of a ListResponse, over rendered (`Value`) or serialized (`RawValue`) resources.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,18 +149,29 @@ struct ListResponse<'a, T> {
     schemas: [&'static str; 1],
     total_results: u64,
     items_per_page: usize,
-    start_index: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_cursor: Option<&'a str>,
     #[serde(rename = "Resources")]
     resources: &'a [T],
 }
 
 impl<'a, T> ListResponse<'a, T> {
-    fn new(total: u64, start_index: u64, resources: &'a [T]) -> Self {
+    fn new(total: u64, paging: &'a Paging, resources: &'a [T]) -> Self {
+        let (start_index, next_cursor, previous_cursor) = match paging {
+            Paging::Index(start) => (Some(*start), None, None),
+            Paging::Cursor { next, previous } => (None, next.as_deref(), previous.as_deref()),
+        };
         ListResponse {
             schemas: [LIST_RESPONSE_SCHEMA],
             total_results: total,
             items_per_page: resources.len(),
             start_index,
+            next_cursor,
+            previous_cursor,
             resources,
         }
     }
@@ -154,12 +179,13 @@ impl<'a, T> ListResponse<'a, T> {
 
 /// A ListResponse page of rendered documents (discovery).
 pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    serde_json::to_value(ListResponse::new(total, start_index, &resources)).unwrap_or(Value::Null)
+    serde_json::to_value(ListResponse::new(total, &Paging::Index(start_index), &resources))
+        .unwrap_or(Value::Null)
 }
 
 /// A ListResponse page of serialized resources, copied into the page as they are.
-pub fn list_response_raw(total: u64, start_index: u64, resources: &[Box<RawValue>]) -> Box<RawValue> {
-    raw(&ListResponse::new(total, start_index, resources))
+pub fn list_response_raw(total: u64, paging: &Paging, resources: &[Box<RawValue>]) -> Box<RawValue> {
+    raw(&ListResponse::new(total, paging, resources))
 }
 
 /// Serializes a document; serializing maps of strings, numbers and booleans cannot fail, and
@@ -276,9 +302,9 @@ impl MemberWriter {
 /// The text of a ListResponse up to its first resource (`…,"Resources":[`); the resources follow,
 /// separated by commas, then [`LIST_CLOSE`]. Together, byte for byte what [`list_response_raw`]
 /// writes for the same resources.
-pub fn list_open(total: u64, start_index: u64, items_per_page: usize) -> String {
+pub fn list_open(total: u64, paging: &Paging, items_per_page: usize) -> String {
     let none: [Box<RawValue>; 0] = [];
-    let mut shape = ListResponse::new(total, start_index, &none);
+    let mut shape = ListResponse::new(total, paging, &none);
     shape.items_per_page = items_per_page;
     let text = serde_json::to_string(&shape).unwrap_or_default();
     match text.strip_suffix(LIST_CLOSE) {
@@ -526,7 +552,8 @@ mod tests {
     fn list_responses_are_the_same_raw_or_rendered() {
         let rendered = list_response(5, 2, vec![json!({"id": "a"})]);
         let serialized: Value =
-            serde_json::from_str(list_response_raw(5, 2, &[raw(&json!({"id": "a"}))]).get()).unwrap();
+            serde_json::from_str(list_response_raw(5, &Paging::Index(2), &[raw(&json!({"id": "a"}))]).get())
+                .unwrap();
         assert_eq!(rendered, serialized);
         assert_eq!(rendered["Resources"][0]["id"], "a");
         assert_eq!(rendered["totalResults"], 5);
@@ -536,19 +563,49 @@ mod tests {
     #[test]
     fn list_pieces_are_the_list_byte_for_byte() {
         let items = [raw(&json!({"id": "a"})), raw(&json!({"id": "b", "x": [1]}))];
-        let whole = list_response_raw(7, 3, &items);
         let texts: Vec<&str> = items.iter().map(|r| r.get()).collect();
-        let pieces = format!(
-            "{}{}{}",
-            list_open(7, 3, items.len()),
-            texts.join(","),
-            LIST_CLOSE
-        );
-        assert_eq!(pieces, whole.get());
+        let cursors = Paging::Cursor {
+            next: Some("n-1".into()),
+            previous: Some("p_2".into()),
+        };
+        for paging in [Paging::Index(3), cursors] {
+            let whole = list_response_raw(7, &paging, &items);
+            let pieces = format!(
+                "{}{}{}",
+                list_open(7, &paging, items.len()),
+                texts.join(","),
+                LIST_CLOSE
+            );
+            assert_eq!(pieces, whole.get());
+            assert_eq!(
+                format!("{}{}", list_open(0, &paging, 0), LIST_CLOSE),
+                list_response_raw(0, &paging, &[]).get()
+            );
+        }
+    }
+
+    #[test]
+    fn a_cursor_page_names_its_neighbours_and_no_start_index() {
+        let items = [raw(&json!({"id": "a"}))];
+        let page = |next: Option<&str>, previous: Option<&str>| -> Value {
+            let paging = Paging::Cursor {
+                next: next.map(str::to_owned),
+                previous: previous.map(str::to_owned),
+            };
+            serde_json::from_str(list_response_raw(9, &paging, &items).get()).unwrap()
+        };
+        let middle = page(Some("N"), Some("P"));
         assert_eq!(
-            format!("{}{}", list_open(0, 1, 0), LIST_CLOSE),
-            list_response_raw(0, 1, &[]).get()
+            (middle["nextCursor"].as_str(), middle["previousCursor"].as_str()),
+            (Some("N"), Some("P"))
         );
+        assert!(middle.get("startIndex").is_none());
+        assert_eq!(
+            (middle["totalResults"].as_u64(), middle["itemsPerPage"].as_u64()),
+            (Some(9), Some(1))
+        );
+        let only = page(None, None);
+        assert!(only.get("nextCursor").is_none() && only.get("previousCursor").is_none());
     }
 
     #[test]

@@ -9,12 +9,13 @@ use serde_json::value::RawValue;
 
 use crate::scim::error::{ScimError, ScimType};
 
+use super::cursor::ListKind;
 use super::{Catalog, CatalogError, NameHolder, Resource};
 use crate::scim::patch::{GroupChange, PatchOperation, group_changes};
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
 use crate::scim::resource::IfMatch;
-use crate::scim::resource::{self, GroupInput, GroupView, Meta};
+use crate::scim::resource::{self, GroupInput, GroupView, Meta, Paging};
 use crate::store::deprovision::Reason;
 use crate::store::groups::{GroupRow, Remover};
 use crate::store::{ListQuery, StoreError, Violation, WriteError};
@@ -68,8 +69,12 @@ impl Catalog {
     /// GET /Groups with filter, paging and projection; members are read only when returned, and
     /// then in chunks while the answer is written.
     pub async fn list_groups(&self, request: &ListRequest) -> Result<Streamed, CatalogError> {
+        if request.cursor.is_some() {
+            let page = self.cursor_page(ListKind::Groups, request).await?;
+            return Ok(self.list_answer(page.total, &page.paging, page.resources));
+        }
         let (total, groups) = self.page_groups(request).await?;
-        Ok(self.list_answer(total, request.start_index, groups))
+        Ok(self.list_answer(total, &Paging::Index(request.start_index), groups))
     }
 
     /// One page of groups, not yet rendered where members are still to be read, and the number matching.
@@ -89,6 +94,10 @@ impl Catalog {
     /// POST /.search: Users, then Groups, paged as one list. A filter one type cannot answer
     /// (say `userName` for Groups) matches none of that type; one that neither can is a 400.
     pub async fn search_all(&self, request: &ListRequest) -> Result<Streamed, CatalogError> {
+        if request.cursor.is_some() {
+            let page = self.cursor_page(ListKind::All, request).await?;
+            return Ok(self.list_answer(page.total, &page.paging, page.resources));
+        }
         let users = match self.page_users(request).await {
             Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => None,
             other => Some(other?),
@@ -116,17 +125,17 @@ impl Catalog {
             .map(PendingGroup::Whole)
             .collect();
         resources.extend(groups);
-        Ok(self.list_answer(users_total + groups_total, request.start_index, resources))
+        Ok(self.list_answer(
+            users_total + groups_total,
+            &Paging::Index(request.start_index),
+            resources,
+        ))
     }
 
     /// A ListResponse of `resources`, to be written piece by piece.
-    fn list_answer(&self, total: u64, start_index: u64, resources: Vec<PendingGroup>) -> Streamed {
+    fn list_answer(&self, total: u64, paging: &Paging, resources: Vec<PendingGroup>) -> Streamed {
         let mut pieces = VecDeque::new();
-        pieces.push_back(Piece::Text(resource::list_open(
-            total,
-            start_index,
-            resources.len(),
-        )));
+        pieces.push_back(Piece::Text(resource::list_open(total, paging, resources.len())));
         for (i, pending) in resources.into_iter().enumerate() {
             if i > 0 {
                 pieces.push_back(Piece::Text(",".to_owned()));
@@ -139,7 +148,7 @@ impl Catalog {
 
     /// How one group of an answer will be written: whole now when its members are not returned,
     /// else streamed (nothing projected) or read and projected when its turn comes.
-    fn pending_group(&self, row: GroupRow, projection: &Projection) -> PendingGroup {
+    pub(super) fn pending_group(&self, row: GroupRow, projection: &Projection) -> PendingGroup {
         if !projection.includes("members") {
             let view = group_view(row, None);
             return PendingGroup::Whole(resource::group_json(&self.base_url, view, projection));
@@ -363,6 +372,7 @@ pub(super) fn list_query(request: &ListRequest) -> ListQuery {
         descending: request.descending,
         start_index: request.start_index,
         count: request.count,
+        keyset: None,
     }
 }
 
@@ -386,7 +396,7 @@ pub struct GroupAnswer {
 }
 
 /// One resource of a streamed answer, before it is written.
-enum PendingGroup {
+pub(super) enum PendingGroup {
     /// Rendered already (a User, or a group whose members are not returned).
     Whole(Box<RawValue>),
     /// A group up to its members; the members are read when the client is ready for them.
@@ -396,6 +406,14 @@ enum PendingGroup {
 }
 
 impl PendingGroup {
+    /// The resource, if it is rendered already.
+    pub(super) fn into_whole(self) -> Option<Box<RawValue>> {
+        match self {
+            PendingGroup::Whole(body) => Some(body),
+            _ => None,
+        }
+    }
+
     fn into_pieces(self, pieces: &mut VecDeque<Piece>) {
         match self {
             PendingGroup::Whole(body) => pieces.push_back(Piece::Text(String::from(Box::<str>::from(body)))),

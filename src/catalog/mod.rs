@@ -1,11 +1,14 @@
 //! Per-tenant catalog services: the only writers of an organization's Groups, Users and
 //! membership. Each holds a resolved [`Tenant`]; nothing here sees a token or an HTTP request.
 
+pub mod cursor;
 mod error;
 mod groups;
 mod owner;
+mod paging;
 mod users;
 
+pub use cursor::Cursors;
 pub use error::{CatalogError, NameHolder};
 pub use groups::{GroupAnswer, Streamed};
 pub use owner::{CatalogEntry, HeldBy, MatchSettings, MatchSettingsUpdate, RefusedName, ScimState};
@@ -47,6 +50,8 @@ pub struct Catalog {
     base_url: String,
     conflict_detail: ConflictDetail,
     audit: AuditContext,
+    /// The instance's cursor key (shared by every catalog of the process).
+    cursors: Cursors,
 }
 
 impl Catalog {
@@ -64,7 +69,15 @@ impl Catalog {
             base_url,
             conflict_detail,
             audit,
+            cursors: Cursors::default(),
         }
+    }
+
+    /// The same catalog signing and reading cursors with `cursors` (the process's, so the key is
+    /// read once); without it the database's key is read for each catalog.
+    pub fn with_cursors(mut self, cursors: Cursors) -> Self {
+        self.cursors = cursors;
+        self
     }
 
     /// The organization's SCIM base URL.

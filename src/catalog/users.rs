@@ -3,14 +3,15 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::groups::list_query;
+use super::cursor::ListKind;
+use super::groups::{PendingGroup, list_query};
 use super::{Catalog, CatalogError, Resource};
 use crate::scim::error::ScimError;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
 use crate::scim::resource::IfMatch;
-use crate::scim::resource::{self, Meta};
+use crate::scim::resource::{self, Meta, Paging};
 use crate::scim::user_doc::normalise_user;
 use crate::store::deprovision::Reason;
 use crate::store::users::UserRow;
@@ -46,10 +47,20 @@ impl Catalog {
 
     /// GET /Users with filter, paging and projection.
     pub async fn list_users(&self, request: &ListRequest) -> Result<Box<RawValue>, CatalogError> {
+        if request.cursor.is_some() {
+            let page = self.cursor_page(ListKind::Users, request).await?;
+            // Users are rendered whole as they are read: every one is a `Whole`.
+            let resources: Vec<Box<RawValue>> = page
+                .resources
+                .into_iter()
+                .filter_map(PendingGroup::into_whole)
+                .collect();
+            return Ok(resource::list_response_raw(page.total, &page.paging, &resources));
+        }
         let (total, resources) = self.page_users(request).await?;
         Ok(resource::list_response_raw(
             total,
-            request.start_index,
+            &Paging::Index(request.start_index),
             &resources,
         ))
     }
@@ -134,7 +145,7 @@ impl Catalog {
         Ok(())
     }
 
-    fn user_resource(&self, row: &UserRow, projection: &Projection) -> Resource {
+    pub(super) fn user_resource(&self, row: &UserRow, projection: &Projection) -> Resource {
         let meta = Meta {
             created: row.created_at,
             last_modified: row.updated_at,

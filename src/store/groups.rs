@@ -225,6 +225,7 @@ impl Store {
         Ok(Page {
             total: page.total,
             rows: page.rows.into_iter().map(GroupRow::from).collect(),
+            positions: page.positions,
         })
     }
 

@@ -15,6 +15,7 @@ mod membership;
 pub mod notify;
 pub mod orgs;
 pub mod retention;
+mod secrets;
 pub mod stats;
 pub mod teams;
 pub mod tokens;
@@ -346,16 +347,72 @@ pub struct ListQuery {
     pub filter: Option<crate::scim::ast::Filter>,
     pub sort_by: Option<crate::scim::ast::AttrPath>,
     pub descending: bool,
-    /// 1-based.
+    /// 1-based; ignored when paging by keyset.
     pub start_index: u64,
+    /// Rows at most.
     pub count: u64,
+    /// Page by keyset (cursor paging) instead of by index.
+    pub keyset: Option<Keyset>,
+}
+
+/// A sort key value of a row, as a cursor carries it (the column's own value: a folded key, a
+/// timestamp in µs, an id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    /// No value (say no externalId): such rows come last in either order.
+    Null,
+    Text(String),
+    Int(i64),
+}
+
+impl SortValue {
+    fn from_column(value: sea_orm::Value) -> SortValue {
+        use sea_orm::Value as V;
+        match value {
+            V::String(Some(s)) => SortValue::Text(s.to_string()),
+            V::BigInt(Some(i)) => SortValue::Int(i),
+            V::Int(Some(i)) => SortValue::Int(i64::from(i)),
+            _ => SortValue::Null,
+        }
+    }
+
+    fn to_value(&self) -> sea_orm::Value {
+        match self {
+            SortValue::Null => sea_orm::Value::String(None),
+            SortValue::Text(s) => s.clone().into(),
+            SortValue::Int(i) => (*i).into(),
+        }
+    }
+}
+
+/// A row's place in a sorted list: its sort value and its id (the tiebreak).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub value: SortValue,
+    pub id: String,
+}
+
+/// Keyset paging: the rows just after (or before) a position, whatever was inserted or deleted
+/// elsewhere in the list since the position was handed out.
+#[derive(Debug, Clone, Default)]
+pub struct Keyset {
+    /// The row the page starts beyond (excluded); `None`: the start of the list, or its end when
+    /// going backward.
+    pub from: Option<Position>,
+    /// The rows before `from` instead of after it; answered in the list's order all the same.
+    pub backward: bool,
+    /// Whether [`Page::total`] is wanted (a second statement, unless the page says it all).
+    pub count_total: bool,
 }
 
 /// A page of rows and the total number matching.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
+    /// 0 when a keyset page was not asked to count.
     pub total: u64,
     pub rows: Vec<T>,
+    /// Each row's position, in step with `rows` (keyset pages only, else empty).
+    pub positions: Vec<Position>,
 }
 
 /// Why a list failed.
@@ -413,18 +470,17 @@ fn sort_column<C: Copy>(path: &crate::scim::ast::AttrPath, sortable: &[(&str, C)
 
 impl Store {
     /// Runs a filtered, sorted, paged select; `tiebreak` (a time-ordered id) keeps pages stable.
-    async fn page<E, C>(
+    async fn page<E>(
         &self,
         mut select: sea_orm::Select<E>,
         query: &ListQuery,
         target: filter_sql::Target,
-        sort: Option<C>,
-        tiebreak: C,
+        sort: Option<E::Column>,
+        tiebreak: E::Column,
     ) -> Result<Page<E::Model>, ListError>
     where
         E: sea_orm::EntityTrait,
         E::Model: Sync,
-        C: sea_orm::ColumnTrait,
     {
         use sea_orm::{PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Order};
         if let Some(filter) = &query.filter {
@@ -432,10 +488,17 @@ impl Store {
                 filter_sql::condition(filter, target, self.backend()).map_err(ListError::Unsupported)?,
             );
         }
+        if let Some(keyset) = &query.keyset {
+            return self.keyset_page(select, query, keyset, sort, tiebreak).await;
+        }
         let counted = select.clone();
         if query.count == 0 {
             let total = counted.count(self.conn()).await.map_err(StoreError::from)?;
-            return Ok(Page { total, rows: vec![] });
+            return Ok(Page {
+                total,
+                rows: vec![],
+                positions: vec![],
+            });
         }
         let order = if query.descending { Order::Desc } else { Order::Asc };
         if let Some(col) = sort {
@@ -457,7 +520,141 @@ impl Store {
         } else {
             counted.count(self.conn()).await.map_err(StoreError::from)?
         };
-        Ok(Page { total, rows })
+        Ok(Page {
+            total,
+            rows,
+            positions: vec![],
+        })
+    }
+
+    /// [`Store::page`] by keyset: the rows beyond `keyset.from` in the list's order (sort column
+    /// with absent values last, then id), read backward and turned around for a backward page.
+    async fn keyset_page<E>(
+        &self,
+        mut select: sea_orm::Select<E>,
+        query: &ListQuery,
+        keyset: &Keyset,
+        sort: Option<E::Column>,
+        tiebreak: E::Column,
+    ) -> Result<Page<E::Model>, ListError>
+    where
+        E: sea_orm::EntityTrait,
+        E::Model: Sync,
+    {
+        use sea_orm::sea_query::{NullOrdering, Order};
+        use sea_orm::{ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+        let counted = select.clone();
+        let count_all = || async {
+            if keyset.count_total {
+                counted.clone().count(self.conn()).await.map_err(StoreError::from)
+            } else {
+                Ok(0)
+            }
+        };
+        if query.count == 0 {
+            return Ok(Page {
+                total: count_all().await?,
+                rows: vec![],
+                positions: vec![],
+            });
+        }
+        if let Some(from) = &keyset.from {
+            select = select.filter(beyond_position(
+                sort,
+                tiebreak,
+                query.descending,
+                keyset.backward,
+                from,
+            ));
+        }
+        // Backward reads the reversed order: the rows nearest the position first.
+        let order = if query.descending != keyset.backward {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        if let Some(col) = sort {
+            let nulls = if keyset.backward {
+                NullOrdering::First
+            } else {
+                NullOrdering::Last
+            };
+            select = select.order_by_with_nulls(col, order.clone(), nulls);
+        }
+        let mut rows = select
+            .order_by(tiebreak, order)
+            .limit(query.count)
+            .all(self.conn())
+            .await
+            .map_err(StoreError::from)?;
+        if keyset.backward {
+            rows.reverse();
+        }
+        let positions = rows
+            .iter()
+            .map(|row| Position {
+                value: sort.map_or(SortValue::Null, |col| SortValue::from_column(row.get(col))),
+                id: match SortValue::from_column(row.get(tiebreak)) {
+                    SortValue::Text(id) => id,
+                    _ => String::new(),
+                },
+            })
+            .collect();
+        // As for index pages: a first page that is not full is the whole result.
+        let total = if keyset.count_total && keyset.from.is_none() && (rows.len() as u64) < query.count {
+            rows.len() as u64
+        } else {
+            count_all().await?
+        };
+        Ok(Page {
+            total,
+            rows,
+            positions,
+        })
+    }
+}
+
+/// The rows beyond `from` in a list ordered by `sort` (absent values last, in either direction)
+/// then `tiebreak`, ascending unless `descending`: after it, or before it when `backward`. Written
+/// out rather than as a row-value comparison, which would not place absent values where the
+/// ORDER BY does; the predicate and the ORDER BY must agree row for row, or pages skip or repeat.
+fn beyond_position<C: sea_orm::ColumnTrait>(
+    sort: Option<C>,
+    tiebreak: C,
+    descending: bool,
+    backward: bool,
+    from: &Position,
+) -> sea_orm::Condition {
+    use sea_orm::Condition;
+    // The wanted rows compare greater: ascending and after, or descending and before.
+    let greater = descending == backward;
+    let beyond = |col: C, value: sea_orm::Value| if greater { col.gt(value) } else { col.lt(value) };
+    let id_beyond = beyond(tiebreak, from.id.clone().into());
+    let Some(col) = sort else {
+        return Condition::all().add(id_beyond);
+    };
+    match &from.value {
+        // In the trailing run of absent values: after it only more of them, before it every
+        // present value too.
+        SortValue::Null => {
+            let among_absent = Condition::all().add(col.is_null()).add(id_beyond);
+            if backward {
+                Condition::any().add(col.is_not_null()).add(among_absent)
+            } else {
+                among_absent
+            }
+        }
+        value => {
+            let value = value.to_value();
+            let mut wanted = Condition::any()
+                .add(beyond(col, value.clone()))
+                .add(Condition::all().add(col.eq(value)).add(id_beyond));
+            // A comparison with an absent value is never true: the trailing run is added by hand.
+            if !backward {
+                wanted = wanted.add(col.is_null());
+            }
+            wanted
+        }
     }
 }
 

@@ -127,6 +127,7 @@ impl Store {
         Ok(Page {
             total: page.total,
             rows,
+            positions: page.positions,
         })
     }
 

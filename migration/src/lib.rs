@@ -9,8 +9,8 @@ mod m20261129_000003_conflicts;
 mod m20261130_000004_logins;
 mod m20261130_000005_claim_conflicts;
 mod m20261130_000006_push_deprovisioning;
-mod m20261201_000007_scim_activity;
-mod m20261210_000008_instance_secrets;
+mod m20261130_000007_scim_activity;
+mod m20261130_000008_instance_secrets;
 
 /// Applies scimgate's migrations in order.
 pub struct Migrator;
@@ -24,8 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_logins::Migration),
             Box::new(m20261130_000005_claim_conflicts::Migration),
             Box::new(m20261130_000006_push_deprovisioning::Migration),
-            Box::new(m20261201_000007_scim_activity::Migration),
-            Box::new(m20261210_000008_instance_secrets::Migration),
+            Box::new(m20261130_000007_scim_activity::Migration),
+            Box::new(m20261130_000008_instance_secrets::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261201_000007_scim_activity"
+        "m20261130_000007_scim_activity"
     }
 }
 

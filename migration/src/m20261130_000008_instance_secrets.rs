@@ -12,7 +12,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261210_000008_instance_secrets"
+        "m20261130_000008_instance_secrets"
     }
 }
 

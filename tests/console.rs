@@ -241,3 +241,23 @@ async fn audit_events_filter_by_team_and_name_the_member() {
         .await;
     assert_eq!(stranger.body["events"], json!([]), "{}", stranger.text);
 }
+
+/// Every picture the README shows is in the repository (the browser tests write them there).
+#[test]
+fn the_readme_shows_only_screenshots_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let pictures: Vec<&str> = readme
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .filter(|target| target.ends_with(".png"))
+        .collect();
+    assert!(pictures.len() >= 2, "the console's screenshots: {pictures:?}");
+    for picture in pictures {
+        assert!(
+            root.join(picture).is_file(),
+            "README shows {picture}, which is not there"
+        );
+    }
+}

@@ -392,6 +392,7 @@ async fn an_owner_maps_groups_links_a_team_and_follows_a_scim_delete_to_its_audi
         ["dana@example.com", "IdP group deleted"],
         "{removals:?}"
     );
+    full_page_screenshot(&browser, "team.png").await;
 
     // Every event of the SCIM delete, found by its correlation id.
     browser.click("nav a[href$='/audit']").await;

@@ -14,7 +14,7 @@ pub const MAX_RESULTS: u64 = 1000;
 /// valid after the page that issued it.
 pub const CURSOR_TIMEOUT_SECS: u64 = 3600;
 
-const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+use super::schema::SERVICE_PROVIDER_CONFIG_SCHEMA;
 const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
@@ -175,17 +175,22 @@ fn render_schema(base: &str, def: &SchemaDef) -> Value {
     })
 }
 
-/// The `/Schemas` ListResponse: every schema and extension of `schema::ALL`.
+/// Every schema `/Schemas` describes: the resources' and their extensions, then the
+/// ServiceProviderConfig's.
+fn described() -> impl Iterator<Item = &'static SchemaDef> {
+    schema::ALL.into_iter().chain([&schema::SERVICE_PROVIDER_CONFIG])
+}
+
+/// The `/Schemas` ListResponse: every schema [`described`].
 pub fn schemas(base: &str) -> Value {
     let base = trim_base(base);
-    list_response(schema::ALL.iter().map(|def| render_schema(base, def)).collect())
+    list_response(described().map(|def| render_schema(base, def)).collect())
 }
 
 /// `/Schemas/{id}`, the URN `id` matched case-insensitively; `None` for an unknown schema.
 pub fn schema(base: &str, id: &str) -> Option<Value> {
     let base = trim_base(base);
-    schema::ALL
-        .iter()
+    described()
         .find(|def| def.id.eq_ignore_ascii_case(id))
         .map(|def| render_schema(base, def))
 }
@@ -253,6 +258,55 @@ mod tests {
             })
         );
         assert!(doc.get("id").is_none(), "RFC 7643 §5: the config has no id");
+    }
+
+    /// `/Schemas` describes `/ServiceProviderConfig` exactly: every attribute the config answers,
+    /// at every level, and nothing it does not.
+    #[test]
+    fn the_service_provider_config_schema_names_exactly_what_the_config_answers() {
+        fn names(value: &Value) -> std::collections::BTreeSet<String> {
+            let object = match value {
+                Value::Array(items) => items.first().and_then(Value::as_object),
+                other => other.as_object(),
+            };
+            object.expect("an object").keys().cloned().collect()
+        }
+        fn described(attrs: &[Value]) -> std::collections::BTreeSet<String> {
+            attrs
+                .iter()
+                .map(|a| a["name"].as_str().expect("name").to_owned())
+                .collect()
+        }
+        let doc = service_provider_config(BASE);
+        let schema = schema(BASE, SERVICE_PROVIDER_CONFIG_SCHEMA).expect("described");
+        let attributes = schema["attributes"].as_array().expect("attributes");
+        let mut answered = names(&doc);
+        answered.remove("schemas");
+        answered.remove("meta");
+        assert_eq!(described(attributes), answered);
+        for attribute in attributes {
+            let name = attribute["name"].as_str().expect("name");
+            let value = &doc[name];
+            assert_eq!(attribute["multiValued"], value.is_array(), "{name}");
+            let subs = attribute["subAttributes"].as_array().expect("complex");
+            assert_eq!(described(subs), names(value), "{name}");
+            for sub in subs {
+                let inner = if value.is_array() { &value[0] } else { value };
+                let kind = match &inner[sub["name"].as_str().expect("name")] {
+                    Value::Bool(_) => "boolean",
+                    Value::Number(_) => "integer",
+                    _ if sub["type"] == "reference" => "reference",
+                    _ => "string",
+                };
+                assert_eq!(sub["type"], kind, "{name}.{}", sub["name"]);
+            }
+        }
+        assert!(
+            schemas(BASE)["Resources"]
+                .as_array()
+                .expect("list")
+                .contains(&schema)
+        );
     }
 
     #[test]
@@ -373,13 +427,8 @@ mod tests {
     fn schemas_list_shape() {
         let doc = schemas(BASE);
         assert_eq!(roundtrip(&doc), doc);
-        assert_list_response(&doc, schema::ALL.len());
-        for (s, def) in doc["Resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(schema::ALL.iter())
-        {
+        assert_list_response(&doc, described().count());
+        for (s, def) in doc["Resources"].as_array().unwrap().iter().zip(described()) {
             assert_eq!(s["schemas"], json!([SCHEMA_SCHEMA]));
             assert_eq!(s["id"], def.id);
             assert_eq!(s["name"], def.name);

@@ -317,3 +317,140 @@ pub static GROUP: SchemaDef = SchemaDef {
 
 /// Every schema this server serves in `/Schemas`.
 pub static ALL: [&SchemaDef; 3] = [&USER, &ENTERPRISE_USER, &GROUP];
+
+/// The URN of the ServiceProviderConfig schema (RFC 7643 §5).
+pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+
+/// A read-only attribute the server sets and a client never sends (the config is not writable).
+const fn config(name: &'static str, ty: AttrType, description: &'static str) -> AttrDef {
+    AttrDef {
+        required: true,
+        mutability: Mutability::ReadOnly,
+        ..simple(name, ty, description)
+    }
+}
+
+const fn config_complex(name: &'static str, description: &'static str, subs: &'static [AttrDef]) -> AttrDef {
+    AttrDef {
+        sub_attributes: subs,
+        ..config(name, AttrType::Complex, description)
+    }
+}
+
+const SUPPORTED: AttrDef = config(
+    "supported",
+    AttrType::Boolean,
+    "Whether the operation is supported.",
+);
+
+const BULK_SUBS: &[AttrDef] = &[
+    SUPPORTED,
+    config(
+        "maxOperations",
+        AttrType::Integer,
+        "The most operations one Bulk request may hold.",
+    ),
+    config(
+        "maxPayloadSize",
+        AttrType::Integer,
+        "The largest Bulk request body, in bytes.",
+    ),
+];
+
+const FILTER_SUBS: &[AttrDef] = &[
+    SUPPORTED,
+    config(
+        "maxResults",
+        AttrType::Integer,
+        "The most resources one answer holds.",
+    ),
+];
+
+/// RFC 9865 §4: how lists may be paged.
+const PAGINATION_SUBS: &[AttrDef] = &[
+    config(
+        "cursor",
+        AttrType::Boolean,
+        "Whether lists may be paged by cursor (RFC 9865).",
+    ),
+    config(
+        "index",
+        AttrType::Boolean,
+        "Whether lists may be paged by startIndex (RFC 7644 §3.4.2.4).",
+    ),
+    AttrDef {
+        canonical_values: &["cursor", "index"],
+        ..config(
+            "defaultPaginationMethod",
+            AttrType::String,
+            "How a list is paged when the request names neither method.",
+        )
+    },
+    config(
+        "defaultPageSize",
+        AttrType::Integer,
+        "Resources on a page when the request has no count.",
+    ),
+    config(
+        "maxPageSize",
+        AttrType::Integer,
+        "The most resources one page holds.",
+    ),
+    config(
+        "cursorTimeout",
+        AttrType::Integer,
+        "Seconds a cursor stays valid after the page that issued it.",
+    ),
+];
+
+const AUTHENTICATION_SCHEME_SUBS: &[AttrDef] = &[
+    AttrDef {
+        canonical_values: &["oauth", "oauth2", "oauthbearertoken", "httpbasic", "httpdigest"],
+        ..config("type", AttrType::String, "The authentication scheme.")
+    },
+    config("name", AttrType::String, "The common name of the scheme."),
+    config("description", AttrType::String, "A description of the scheme."),
+    AttrDef {
+        required: false,
+        reference_types: &["external"],
+        ..config("specUri", AttrType::Reference, "The specification of the scheme.")
+    },
+    AttrDef {
+        required: false,
+        ..config(
+            "primary",
+            AttrType::Boolean,
+            "Whether this is the preferred scheme.",
+        )
+    },
+];
+
+/// The ServiceProviderConfig schema (RFC 7643 §5, with RFC 9865's `pagination`), for `/Schemas`:
+/// exactly the attributes `/ServiceProviderConfig` answers.
+pub static SERVICE_PROVIDER_CONFIG: SchemaDef = SchemaDef {
+    id: SERVICE_PROVIDER_CONFIG_SCHEMA,
+    name: "Service Provider Configuration",
+    description: "What this SCIM endpoint supports",
+    attributes: &[
+        config_complex("patch", "PATCH (RFC 7644 §3.5.2).", &[SUPPORTED]),
+        config_complex("bulk", "Bulk requests (RFC 7644 §3.7).", BULK_SUBS),
+        config_complex("filter", "Filtered lists (RFC 7644 §3.4.2.2).", FILTER_SUBS),
+        config_complex("changePassword", "Password changes.", &[SUPPORTED]),
+        config_complex("sort", "Sorted lists (RFC 7644 §3.4.2.3).", &[SUPPORTED]),
+        config_complex("etag", "ETags and versions (RFC 7644 §3.14).", &[SUPPORTED]),
+        config_complex(
+            "pagination",
+            "How lists may be paged (RFC 9865).",
+            PAGINATION_SUBS,
+        ),
+        AttrDef {
+            multi_valued: true,
+            ..config_complex(
+                "authenticationSchemes",
+                "How clients authenticate.",
+                AUTHENTICATION_SCHEME_SUBS,
+            )
+        },
+    ],
+};

@@ -300,6 +300,15 @@ async fn an_owner_maps_groups_links_a_team_and_follows_a_scim_delete_to_its_audi
         json!(0)
     );
     browser.assert_no_alert().await;
+    // The page builder refuses a link that would leave the console (a `javascript:` URL).
+    let built = browser
+        .script(
+            "return import('/console/dom.js').then(m => ['#/orgs/1/teams', 'javascript:alert(1)', 'https://evil.example']
+                 .map(href => { try { m.h('a', {href}); return 'built'; } catch (e) { return 'refused'; } }))",
+            vec![],
+        )
+        .await;
+    assert_eq!(built, json!(["built", "refused", "refused"]));
     browser.wait_for("[data-testid=last-push] time").await;
 
     // The search narrows the catalog as one types.

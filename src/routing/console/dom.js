@@ -6,6 +6,10 @@ export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
+    // Links stay inside the console: a URL built from IdP data could otherwise be `javascript:`.
+    if ((name === "href" || name === "src") && !/^[#/]/.test(String(value))) {
+      throw new Error(`refused ${name} outside the console: ${value}`);
+    }
     if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
     else if (name === "value") el.value = value;
     else if (name === "checked") el.checked = value;

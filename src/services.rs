@@ -102,8 +102,8 @@ impl Services {
             base,
             self.settings.conflict_detail,
             audit,
+            self.cursors.clone(),
         )
-        .with_cursors(self.cursors.clone())
     }
 
     /// Resolves a SCIM request: its bearer token and the organization its path names.

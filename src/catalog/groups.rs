@@ -98,10 +98,7 @@ impl Catalog {
             let page = self.cursor_page(ListKind::All, request).await?;
             return Ok(self.list_answer(page.total, &page.paging, page.resources));
         }
-        let users = match self.page_users(request).await {
-            Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => None,
-            other => Some(other?),
-        };
+        let users = for_one_type(self.page_users(request).await)?;
         let users_total = users.as_ref().map_or(0, |u| u.0);
         // The groups' window starts where the users ran out.
         let taken = users.as_ref().map_or(0, |u| u.1.len() as u64);
@@ -110,12 +107,9 @@ impl Catalog {
             count: request.count - taken,
             ..request.clone()
         };
-        let groups = match self.page_groups(&groups_request).await {
-            Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => None,
-            other => Some(other?),
-        };
+        let groups = for_one_type(self.page_groups(&groups_request).await)?;
         if users.is_none() && groups.is_none() {
-            return Err(ScimError::invalid_filter("the filter applies to neither Users nor Groups").into());
+            return Err(for_no_type());
         }
         let (groups_total, groups) = groups.unwrap_or_default();
         let mut resources: Vec<PendingGroup> = users
@@ -584,4 +578,18 @@ impl Streamed {
         }
         Ok(text)
     }
+}
+
+/// A `/.search` across types reads each type with the same filter: one that a type cannot answer
+/// (`userName` for Groups) matches none of that type (`None`), rather than failing the search.
+pub(super) fn for_one_type<T>(read: Result<T, CatalogError>) -> Result<Option<T>, CatalogError> {
+    match read {
+        Err(CatalogError::Invalid(e)) if e.scim_type == Some(ScimType::InvalidFilter) => Ok(None),
+        other => other.map(Some),
+    }
+}
+
+/// The 400 of a `/.search` whose filter no type can answer.
+pub(super) fn for_no_type() -> CatalogError {
+    ScimError::invalid_filter("the filter applies to neither Users nor Groups").into()
 }

@@ -55,13 +55,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The catalog of `tenant`; `base_url` is its SCIM base URL (from `SCIMGATE_PUBLIC_URL`).
+    /// The catalog of `tenant`; `base_url` is its SCIM base URL (from `SCIMGATE_PUBLIC_URL`);
+    /// `cursors` signs and reads its paging cursors (the process's, so the key is read once).
     pub fn new(
         store: Store,
         tenant: Tenant,
         base_url: String,
         conflict_detail: ConflictDetail,
         audit: AuditContext,
+        cursors: Cursors,
     ) -> Self {
         Catalog {
             store,
@@ -69,15 +71,8 @@ impl Catalog {
             base_url,
             conflict_detail,
             audit,
-            cursors: Cursors::default(),
+            cursors,
         }
-    }
-
-    /// The same catalog signing and reading cursors with `cursors` (the process's, so the key is
-    /// read once); without it the database's key is read for each catalog.
-    pub fn with_cursors(mut self, cursors: Cursors) -> Self {
-        self.cursors = cursors;
-        self
     }
 
     /// The organization's SCIM base URL.

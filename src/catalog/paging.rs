@@ -10,7 +10,7 @@ use crate::scim::resource::Paging;
 use crate::store::{Keyset, Position};
 
 use super::cursor::{Binding, Cursor, CursorError, ListKind, Section, now_secs};
-use super::groups::{PendingGroup, list_query};
+use super::groups::{PendingGroup, for_no_type, for_one_type, list_query};
 use super::{Catalog, CatalogError};
 
 /// One cursor page: the resources in list order, the total the filter matches, and the cursors.
@@ -249,13 +249,11 @@ impl Catalog {
                     .collect(),
             }),
         };
-        match fetched.map_err(CatalogError::from) {
-            Err(CatalogError::Invalid(e))
-                if kind == ListKind::All && e.scim_type == Some(ScimType::InvalidFilter) =>
-            {
-                Ok(None)
-            }
-            other => other.map(Some),
+        let fetched = fetched.map_err(CatalogError::from);
+        if kind == ListKind::All {
+            for_one_type(fetched)
+        } else {
+            fetched.map(Some)
         }
     }
 }
@@ -281,11 +279,7 @@ impl Walk {
 
     /// A `/.search` filter that applies to no type is the client's mistake, as in index paging.
     fn check_applicable(&self, applicable: bool) -> Result<(), CatalogError> {
-        if applicable {
-            Ok(())
-        } else {
-            Err(ScimError::invalid_filter("the filter applies to neither Users nor Groups").into())
-        }
+        if applicable { Ok(()) } else { Err(for_no_type()) }
     }
 }
 

@@ -801,6 +801,7 @@ impl TestApp {
             format!("{PUBLIC_URL}/api/orgs/{org_id}/scim/v2"),
             scimgate::catalog::ConflictDetail::Org,
             scimgate::store::audit::AuditContext::new(scimgate::store::audit::AuditContext::SYSTEM),
+            scimgate::catalog::Cursors::new(None),
         )
     }
 

@@ -14,9 +14,13 @@ use crate::store::Store;
 use crate::store::audit::AuditContext;
 use crate::tokens::{TokenHasher, Tokens};
 
-/// The services of one process; cheap to clone.
+/// The services of one process; cheap to clone (one reference count: every request's state
+/// holds a copy).
 #[derive(Debug, Clone)]
-pub struct Services {
+pub struct Services(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     store: Store,
     settings: Arc<Settings>,
     gates: Arc<Gates>,
@@ -57,7 +61,7 @@ impl Services {
         caller_token: Option<Secret>,
     ) -> Self {
         let gates = Arc::new(gates);
-        Services {
+        Services(Arc::new(Inner {
             tokens: Tokens::new(store.clone(), hasher),
             login: Login::new(
                 store.clone(),
@@ -70,52 +74,52 @@ impl Services {
             store,
             settings: Arc::new(settings),
             gates,
-        }
+        }))
     }
 
     /// The login service (cross-organization routing at SSO login).
     pub fn login(&self) -> &Login {
-        &self.login
+        &self.0.login
     }
 
     /// The token service.
     pub fn tokens(&self) -> &Tokens {
-        &self.tokens
+        &self.0.tokens
     }
 
     /// The SCIM activity service (requests recorded per organization).
     pub fn activity(&self) -> &Activity {
-        &self.activity
+        &self.0.activity
     }
 
     /// The instance service (cross-organization work).
     pub fn instance(&self) -> Instance {
-        Instance::new(self.store.clone(), self.tokens.clone())
+        Instance::new(self.0.store.clone(), self.0.tokens.clone())
     }
 
     /// The catalog of a resolved tenant, its changes attributed to `audit`.
     pub fn catalog(&self, tenant: Tenant, audit: AuditContext) -> Catalog {
-        let base = self.settings.scim_base_url(tenant.org_id);
+        let base = self.0.settings.scim_base_url(tenant.org_id);
         Catalog::new(
-            self.store.clone(),
+            self.0.store.clone(),
             tenant,
             base,
-            self.settings.conflict_detail,
+            self.0.settings.conflict_detail,
             audit,
-            self.cursors.clone(),
+            self.0.cursors.clone(),
         )
     }
 
     /// Resolves a SCIM request: its bearer token and the organization its path names.
     pub async fn scim_access(&self, token: &str, path_org: Option<i64>) -> Result<ScimAccess, CatalogError> {
-        let Some(owner) = self.tokens.owner(token).await? else {
+        let Some(owner) = self.0.tokens.owner(token).await? else {
             return Ok(ScimAccess::UnknownToken);
         };
         // Checked after the lookup so an unknown organization and a foreign token look the same.
         if path_org != Some(owner.org_id) {
             return Ok(ScimAccess::ForeignOrganization);
         }
-        if !self.gates.scim_enabled(owner.org_id, owner.sso_active) {
+        if !self.0.gates.scim_enabled(owner.org_id, owner.sso_active) {
             return Ok(ScimAccess::Disabled { org_id: owner.org_id });
         }
         Ok(ScimAccess::Granted {
@@ -135,10 +139,10 @@ impl Services {
         org_id: i64,
         audit: AuditContext,
     ) -> Result<Option<(Catalog, bool)>, CatalogError> {
-        let Some(org) = self.store.find_org(org_id).await? else {
+        let Some(org) = self.0.store.find_org(org_id).await? else {
             return Ok(None);
         };
-        if !self.gates.scim_enabled(org.id, org.sso_active) {
+        if !self.0.gates.scim_enabled(org.id, org.sso_active) {
             return Ok(None);
         }
         let tenant = Tenant {

@@ -450,6 +450,11 @@ async fn relinking_removes_the_old_groups_delegated_members_at_once() {
     assert_eq!(updated.len(), 1, "{events:#?}");
     assert_eq!(updated[0]["data"]["idpGroup"]["old"]["id"], first.as_str());
     assert_eq!(updated[0]["data"]["idpGroup"]["new"]["id"], second.as_str());
+    // Every one of them is an event of the team: the purge's too (the Teams page's filter).
+    let of_team = owner
+        .audit(&format!("correlationId={correlation_id}&teamId={team}"))
+        .await;
+    assert_eq!(of_team, events);
 }
 
 /// Renaming the catalog row over SCIM (PATCH or PUT) keeps the team's link and members; the team

@@ -590,19 +590,64 @@ async fn replicas_on_one_database_accept_each_others_cursors_with_the_generated_
     }
     assert_eq!(ids, whole, "pages alternating between replicas");
 
-    // The key is the instance's, kept by the database: written once, by the migration.
-    let rows = app
-        .sql_connection()
-        .await
+    // The key is the instance's, kept by the database: written once, by the first replica that
+    // needed it.
+    let keys = stored_keys(&app).await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].len(), 64, "256 bits, as hex");
+}
+
+/// The cursor keys the database holds.
+async fn stored_keys(app: &TestApp) -> Vec<String> {
+    let conn = app.sql_connection().await;
+    let rows = conn
         .query_all_raw(sea_orm::Statement::from_string(
-            app.sql_connection().await.get_database_backend(),
+            conn.get_database_backend(),
             "SELECT value FROM instance_secrets WHERE name = 'cursor_key'",
         ))
         .await
         .expect("instance secrets");
-    assert_eq!(rows.len(), 1);
-    let key: String = rows[0].try_get_by_index(0).expect("text");
-    assert_eq!(key.len(), 64, "256 bits, as hex");
+    rows.iter()
+        .map(|r| r.try_get_by_index::<String>(0).expect("text"))
+        .collect()
+}
+
+/// On a new database no key exists until a replica needs one (the migration writes none): two
+/// replicas asking for their first cursors at the same moment each write a candidate, the
+/// database keeps one, and each accepts the other's cursors.
+#[tokio::test]
+async fn replicas_racing_to_create_the_key_end_up_with_the_same_one() {
+    let url = if common::on_postgres() {
+        common::process::fresh_postgres_database(&common::database_url(), "scimgate_cursor_key").await
+    } else {
+        common::sqlite_url()
+    };
+    let app = TestApp::with(
+        &url,
+        ServeArgs {
+            public_url: Some(common::PUBLIC_URL.into()),
+            ..ServeArgs::default()
+        },
+    )
+    .await;
+    let replica = app.sibling(ServeArgs::default()).await;
+    assert_eq!(
+        stored_keys(&app).await,
+        Vec::<String>::new(),
+        "no key before one is needed"
+    );
+    let org = app.org("cursor-race").await;
+    seed_groups(&app, org.id, &short_prefix(), 6).await;
+    let on = [Scim::new(&app, &org), Scim::new(&replica, &org)];
+
+    let (here, there) = tokio::join!(
+        get_page(&on[0], "/Groups", "count=2", ""),
+        get_page(&on[1], "/Groups", "count=2", "")
+    );
+    let (here, there) = (here.next.expect("a next page"), there.next.expect("a next page"));
+    assert_eq!(get_page(&on[1], "/Groups", "count=2", &here).await.ids.len(), 2);
+    assert_eq!(get_page(&on[0], "/Groups", "count=2", &there).await.ids.len(), 2);
+    assert_eq!(stored_keys(&app).await.len(), 1);
 }
 
 #[tokio::test]

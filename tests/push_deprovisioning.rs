@@ -127,13 +127,23 @@ fn delegated(members: &[(String, String)], email: &str) -> bool {
     members.iter().any(|(e, p)| e == email && p == "DELEGATED")
 }
 
-/// The `team_member_deleted` events of `correlation_id`: (account id, reason, team id).
+/// The `team_member_deleted` events of `correlation_id`: (account id, reason, team id). Each is
+/// also among its team's events (the Teams page's filter).
 async fn removal_events(app: &TestApp, org: &TestOrg, correlation_id: &str) -> Vec<(String, String, i64)> {
-    let events = OrgAdmin::owner(app, org.id)
-        .audit(&format!(
-            "type=team_member_deleted&correlationId={correlation_id}"
-        ))
-        .await;
+    let owner = OrgAdmin::owner(app, org.id);
+    let query = format!("type=team_member_deleted&correlationId={correlation_id}");
+    let events = owner.audit(&query).await;
+    for team in events
+        .iter()
+        .map(|e| e["data"]["teamId"].as_i64().expect("teamId"))
+    {
+        let of_team: Vec<Value> = events
+            .iter()
+            .filter(|e| e["data"]["teamId"] == team)
+            .cloned()
+            .collect();
+        assert_eq!(owner.audit(&format!("{query}&teamId={team}")).await, of_team);
+    }
     events
         .iter()
         .map(|e| {

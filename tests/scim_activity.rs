@@ -458,3 +458,47 @@ async fn activity_that_cannot_be_written_is_kept_and_requests_are_still_served()
     assert_eq!(totals(&body), (2, 1), "{body}");
     assert_eq!(errors(&body).len(), 1, "{body}");
 }
+
+/// The database keeps 48 hours of counters for every organization, not only for those still
+/// called: an organization whose IdP went quiet loses its old hours at the next write of any
+/// other organization's activity, and keeps its recent ones.
+#[tokio::test]
+async fn an_idle_organizations_old_hours_go_with_another_organizations_write() {
+    use sea_orm::ConnectionTrait;
+    const HOUR: i64 = 3_600_000_000;
+    let app = TestApp::new().await;
+    let idle = app.org("act-idle").await;
+    let busy = app.org("act-busy").await;
+    let this_hour = OffsetDateTime::now_utc().unix_timestamp().div_euclid(3600) * 3600 * 1_000_000;
+    let (old, recent) = (this_hour - 60 * HOUR, this_hour - 2 * HOUR);
+    let conn = app.sql_connection().await;
+    let hours_of_idle = || async {
+        let rows = conn
+            .query_all_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                format!(
+                    "SELECT hour FROM scim_activity_hours WHERE org_id = {} ORDER BY hour",
+                    idle.id
+                ),
+            ))
+            .await
+            .expect("hours");
+        rows.iter()
+            .map(|r| r.try_get_by_index::<i64>(0).expect("hour"))
+            .collect::<Vec<i64>>()
+    };
+    conn.execute_unprepared(&format!(
+        "INSERT INTO scim_activity_hours (org_id, hour, requests, errors) \
+         VALUES ({id}, {old}, 3, 1), ({id}, {recent}, 2, 0)",
+        id = idle.id
+    ))
+    .await
+    .expect("insert hours");
+    assert_eq!(hours_of_idle().await, [old, recent]);
+
+    assert_eq!(Scim::new(&app, &busy).get("/Users").await.status, StatusCode::OK);
+    // The report writes the busy organization's batch first.
+    assert_eq!(totals(&activity(&app, busy.id).await), (1, 0));
+    assert_eq!(hours_of_idle().await, [recent]);
+    assert_eq!(totals(&activity(&app, idle.id).await), (2, 0));
+}

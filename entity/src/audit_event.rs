@@ -21,6 +21,9 @@ pub struct Model {
     pub at: i64,
     /// JSON details, e.g. a team's old and new `idpGroup`.
     pub data: Option<String>,
+    /// The team the event is about: a team's own events and its memberships' (the Teams page's
+    /// filter reads it through the index (org_id, team_id, id)).
+    pub team_id: Option<i64>,
 }
 
 /// No relations are navigated through sea-orm; foreign keys live in the migrations.

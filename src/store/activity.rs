@@ -1,8 +1,8 @@
 //! SCIM activity per organization: each replica writes what it coalesced in memory as one batch,
 //! in one transaction of a few set-based statements whatever its size (rows travel as one JSON
 //! array per table). Replicas write the same rows: hour counters are added to, times only move
-//! forward, and the same batch trims errors to the newest few and hours to the last 48 per
-//! organization it touched. On PostgreSQL batches take turns (an advisory lock): the upserts and
+//! forward, and the same batch trims errors to the newest few per organization it touched and
+//! hours to the last 48 of every organization (an idle one's too). On PostgreSQL batches take turns (an advisory lock): the upserts and
 //! trims of two replicas would otherwise lock the same rows in different orders.
 
 use entity::{scim_activity, scim_activity_error, scim_activity_hour};
@@ -132,7 +132,8 @@ fn later(backend: DbBackend, table: &str, column: &str) -> String {
 const KNOWN_ORG: &str = "r.org_id IN (SELECT id FROM organizations)";
 
 impl Store {
-    /// Writes one replica's batch and trims what `keep` no longer keeps of the organizations in it.
+    /// Writes one replica's batch and trims what `keep` no longer keeps: the old hours of every
+    /// organization, the old errors of those in the batch.
     pub async fn write_activity(&self, batch: &ActivityBatch, keep: Retention) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -147,7 +148,8 @@ impl Store {
             ))
             .await?;
         }
-        add_hours(&txn, &batch.hours, keep.hours_before).await?;
+        add_hours(&txn, &batch.hours).await?;
+        trim_hours(&txn, keep.hours_before).await?;
         advance_last_seen(&txn, &batch.last_seen).await?;
         add_errors(&txn, &batch.errors, keep.errors).await?;
         txn.commit().await?;
@@ -213,8 +215,8 @@ fn org_ids<T>(rows: &[T], org: impl Fn(&T) -> i64) -> Result<DbValue, StoreError
     json_param(&ids)
 }
 
-/// Adds the counters to the stored ones, then drops the touched organizations' old hours.
-async fn add_hours(txn: &DatabaseTransaction, hours: &[HourCount], before: i64) -> Result<(), StoreError> {
+/// Adds the counters to the stored ones.
+async fn add_hours(txn: &DatabaseTransaction, hours: &[HourCount]) -> Result<(), StoreError> {
     if hours.is_empty() {
         return Ok(());
     }
@@ -240,17 +242,20 @@ async fn add_hours(txn: &DatabaseTransaction, hours: &[HourCount], before: i64) 
         [json_param(&hours)?],
     ))
     .await?;
+    Ok(())
+}
+
+/// Drops every organization's hours that start before `before`: an organization whose IdP went
+/// quiet writes no batch of its own, so any batch trims for all. The index on `hour` makes this a
+/// range of the rows that go, not a scan of every organization's 48.
+async fn trim_hours(txn: &DatabaseTransaction, before: i64) -> Result<(), StoreError> {
+    let backend = txn.get_database_backend();
     let trim = format!(
-        "DELETE FROM scim_activity_hours WHERE {} AND hour < {}",
-        int_in(backend, "org_id", &param(backend, 1)),
-        param(backend, 2)
+        "DELETE FROM scim_activity_hours WHERE hour < {}",
+        param(backend, 1)
     );
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        trim,
-        [org_ids(hours, |h| h.org_id)?, before.into()],
-    ))
-    .await?;
+    txn.execute_raw(Statement::from_sql_and_values(backend, trim, [before.into()]))
+        .await?;
     Ok(())
 }
 

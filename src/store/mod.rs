@@ -663,7 +663,7 @@ mod pool_tests {
     use super::*;
 
     /// A small pool on the test PostgreSQL with this statement timeout.
-    async fn postgres_store(statement_timeout: Duration) -> Store {
+    pub(super) async fn postgres_store(statement_timeout: Duration) -> Store {
         let url = std::env::var("SCIMGATE_TEST_DATABASE_URL").unwrap_or_default();
         assert!(
             url.starts_with("postgres"),
@@ -677,13 +677,13 @@ mod pool_tests {
     }
 
     /// A store on a fresh SQLite file of its own, removed (with its WAL files) when dropped.
-    struct TempSqlite {
-        store: Store,
+    pub(super) struct TempSqlite {
+        pub(super) store: Store,
         path: std::path::PathBuf,
     }
 
     impl TempSqlite {
-        async fn new(max_connections: u32) -> TempSqlite {
+        pub(super) async fn new(max_connections: u32) -> TempSqlite {
             let path =
                 std::env::temp_dir().join(format!("scimgate-pool-{}.db", uuid::Uuid::now_v7().simple()));
             let pool = PoolSettings {
@@ -706,7 +706,11 @@ mod pool_tests {
     }
 
     /// SQLite's query plan of `sql` with `values` on `conn`, its steps' details joined by "; ".
-    async fn sqlite_plan<C: ConnectionTrait>(conn: &C, sql: &str, values: Vec<sea_orm::Value>) -> String {
+    pub(super) async fn sqlite_plan<C: ConnectionTrait>(
+        conn: &C,
+        sql: &str,
+        values: Vec<sea_orm::Value>,
+    ) -> String {
         let statement =
             Statement::from_sql_and_values(DbBackend::Sqlite, format!("EXPLAIN QUERY PLAN {sql}"), values);
         let rows = conn.query_all_raw(statement).await.expect("explain");

@@ -1,6 +1,6 @@
-//! Secrets of the instance that every replica shares, one row each in `instance_secrets`. The
-//! migration that creates the table writes the cursor key; a row found missing later (restored
-//! from a dump without it, deleted by hand) is written once more here, race-free: every replica
+//! Secrets of the instance that every replica shares, one row each in `instance_secrets`. The one
+//! place a secret is generated: the first replica to need one (and any replica that finds it gone:
+//! restored from a dump without it, deleted by hand) writes it here, race-free: every replica
 //! inserts its own candidate, the database keeps the first, and every replica reads that one.
 
 use ring::rand::SecureRandom;
@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 use super::{Store, StoreError, now_micros};
 
-/// The row of the key that signs paging cursors (the migration writes it under this name).
+/// The row of the key that signs paging cursors.
 const CURSOR_KEY: &str = "cursor_key";
 
 fn table() -> Alias {

@@ -12,7 +12,6 @@ mod m20261130_000006_push_deprovisioning;
 mod m20261130_000007_scim_activity;
 mod m20261130_000008_instance_secrets;
 mod m20261130_000009_audit_team_id;
-mod m20261130_000010_activity_hours_by_hour;
 
 pub use m20261130_000009_audit_team_id::backfill_team_ids;
 
@@ -31,7 +30,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_scim_activity::Migration),
             Box::new(m20261130_000008_instance_secrets::Migration),
             Box::new(m20261130_000009_audit_team_id::Migration),
-            Box::new(m20261130_000010_activity_hours_by_hour::Migration),
         ]
     }
 }

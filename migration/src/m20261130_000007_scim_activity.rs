@@ -140,6 +140,17 @@ impl MigrationTrait for Migration {
                     .col(ScimActivityErrors::Id)
                     .to_owned(),
             )
+            .await?;
+        // Every batch drops the hours older than 48 of every organization (an idle one's too):
+        // a range of this index rather than a scan of all organizations' hours.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_scim_activity_hours_hour")
+                    .table(ScimActivityHours::Table)
+                    .col(ScimActivityHours::Hour)
+                    .to_owned(),
+            )
             .await
     }
 

@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use common::{Answer, OrgAdmin, PUBLIC_URL, Scim, TestApp, assert_scim_error, database_url, unique};
-use scimgate::config::ServeArgs;
+use scimgate::config::{ServeArgs, Span};
 use serde_json::{Value, json};
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -248,6 +248,52 @@ async fn a_thousand_operations_succeed_with_default_limits() {
         scim.count_where("/Users", &format!("userName sw \"{prefix}-\""))
             .await,
         1000
+    );
+}
+
+#[tokio::test]
+async fn a_bulk_request_out_of_time_answers_what_it_did_and_stops() {
+    // 1,000 user POSTs take about 0.7 s on a debug build: far more than this timeout allows.
+    let serve = ServeArgs {
+        public_url: Some(PUBLIC_URL.into()),
+        request_timeout: Span(Duration::from_millis(500)),
+        ..ServeArgs::default()
+    };
+    let app = TestApp::with(&database_url(), serve).await;
+    let org = app.org("bulk-deadline").await;
+    let scim = Scim::new(&app, &org);
+    let prefix = unique("deadline");
+    let ops: Vec<Value> = (0..1000)
+        .map(|i| post_user(&format!("u{i}"), &format!("{prefix}-{i}")))
+        .collect();
+    let started = Instant::now();
+    let answer = bulk(&scim, &bulk_body(Value::Array(ops))).await;
+    let elapsed = started.elapsed();
+    // Not the gateway's bare 503: the request was sound, and the answer says what was done.
+    let ops = operations(&answer);
+    eprintln!(
+        "{} of 1,000 user POSTs answered within a 500 ms timeout ({} ms)",
+        ops.len(),
+        elapsed.as_millis()
+    );
+    assert!(ops.len() < 1000, "{}", ops.len());
+    let (last, done) = ops.split_last().expect("an entry");
+    assert!(done.iter().all(|o| o["status"] == "201"), "{}", answer.text);
+    assert_eq!(last["status"], "503", "{last}");
+    assert_eq!(last["bulkId"], format!("u{}", done.len()));
+    assert!(last.get("location").is_none(), "{last}");
+    assert_eq!(last["response"]["schemas"], json!([ERROR_SCHEMA]));
+    assert_eq!(last["response"]["status"], "503");
+    let detail = last["response"]["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("ran out of time") && detail.contains("not performed"),
+        "{detail}"
+    );
+    // Nothing was done that the answer does not list.
+    assert_eq!(
+        scim.count_where("/Users", &format!("userName sw \"{prefix}-\""))
+            .await,
+        done.len() as u64
     );
 }
 

@@ -5,8 +5,15 @@
 //! (capped at the burst). Memory: the body (at most 16 MiB) is held once; operations borrow their
 //! `data` from it and are parsed one at a time when their turn comes, and the answer holds one
 //! small entry per operation (no resource bodies: RFC 7644 makes `response` optional on success).
+//!
+//! Time: the request as a whole must answer within the request timeout (after which the gateway
+//! answers a bare 503 and the client cannot know which operations were committed). So operations
+//! are started only until a deadline a margin short of it ([`deadline`]); past it, the first
+//! operation not performed is answered 503 and the rest neither performed nor answered, as
+//! `failOnErrors` does: every change made is in the answer.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -28,6 +35,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// Answers a Bulk request: 200 with a BulkResponse once the request itself is sound (each
 /// operation's failure is in its entry); 400/413 for the request as a whole, nothing performed.
 pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<Response> {
+    let deadline = deadline(Instant::now(), state.request_timeout);
     let read = read_body(body, bulk::MAX_PAYLOAD_SIZE)
         .await
         .map_err(|e| match e.error.status {
@@ -51,6 +59,13 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
         let Some(op) = request.operations.get(step.index) else {
             continue;
         };
+        if Instant::now() >= deadline {
+            answered.push((
+                step.index,
+                bulk::operation_response(op, &failure(out_of_time(), None)),
+            ));
+            break;
+        }
         let (outcome, created) = match step.refused {
             Some(error) => (failure(error, None), None),
             None => run.perform(op).await,
@@ -72,6 +87,24 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
     answered.sort_by_key(|(index, _)| *index);
     let entries = answered.into_iter().map(|(_, entry)| entry).collect();
     Ok(json_response(StatusCode::OK, bulk::response(entries)))
+}
+
+/// The longest margin kept between the last operation started and the request timeout.
+const MAX_MARGIN: Duration = Duration::from_secs(5);
+
+/// When a Bulk request started at `started` stops starting operations: a fifth of the request
+/// timeout (at most [`MAX_MARGIN`]) before it, left for the operation in progress and the answer.
+fn deadline(started: Instant, request_timeout: Duration) -> Instant {
+    let margin = (request_timeout / 5).min(MAX_MARGIN);
+    started + request_timeout.saturating_sub(margin)
+}
+
+/// The error of the first operation not performed because the request ran out of time.
+fn out_of_time() -> ScimError {
+    ScimError::new(
+        503,
+        "The Bulk request ran out of time: this operation and the ones after it were not performed; send them again",
+    )
 }
 
 /// The state of one Bulk request as its operations are performed.
@@ -248,4 +281,27 @@ fn user_data(op: &Operation<'_>, ids: &Resolved) -> std::result::Result<Value, S
     let mut body = scim_body::write_tree(bytes)?;
     bulk::resolve_value(&mut body, ids);
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_keeps_a_fifth_of_the_timeout_and_at_most_five_seconds() {
+        let t0 = Instant::now();
+        assert_eq!(
+            deadline(t0, Duration::from_millis(300)),
+            t0 + Duration::from_millis(240)
+        );
+        assert_eq!(deadline(t0, Duration::from_secs(10)), t0 + Duration::from_secs(8));
+        assert_eq!(
+            deadline(t0, Duration::from_secs(30)),
+            t0 + Duration::from_secs(25)
+        );
+        assert_eq!(
+            deadline(t0, Duration::from_secs(600)),
+            t0 + Duration::from_secs(595)
+        );
+    }
 }

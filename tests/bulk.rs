@@ -8,8 +8,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
+use common::process;
 use common::{Answer, OrgAdmin, PUBLIC_URL, Scim, TestApp, assert_scim_error, database_url, unique};
 use scimgate::config::{ServeArgs, Span};
+use scimgate::scim::bulk;
 use serde_json::{Value, json};
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -372,6 +374,126 @@ async fn a_body_over_16_mib_is_413_and_one_just_under_is_read() {
             .await,
         0
     );
+}
+
+/// A Bulk body of about `size` bytes: `head`, then `item(i)` for i = 0, 1, … while it fits, then
+/// `tail` (the items separated by commas).
+fn filled(size: usize, head: &str, item: impl Fn(usize) -> String, tail: &str) -> Vec<u8> {
+    let mut body = head.to_owned();
+    let room = size - tail.len() - 1;
+    for i in 0.. {
+        let next = item(i);
+        if body.len() + next.len() + 1 > room {
+            break;
+        }
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&next);
+    }
+    body.push_str(tail);
+    body.into_bytes()
+}
+
+#[tokio::test]
+async fn hostile_bulk_bodies_cost_about_their_size() {
+    // Read from outside a real server process: what parsing the envelope costs beyond the body.
+    let db = database_url();
+    let (org, token) = process::cli_org(&db, "bulk-memory").await;
+    let server =
+        process::Server::start_with(&db, "bulk-memory", &[("SCIMGATE_REQUEST_TIMEOUT", "120s")]).await;
+    let auth = format!("Bearer {token}");
+    let path = format!("/api/orgs/{org}/scim/v2/Bulk");
+    let send = |body: Vec<u8>| {
+        let (addr, auth, path) = (server.addr.clone(), auth.clone(), path.clone());
+        async move {
+            process::send(&addr, "POST", &path, &[("Authorization", &auth)], Some(&body))
+                .await
+                .expect("answer")
+        }
+    };
+    let size = bulk::MAX_PAYLOAD_SIZE - 1024;
+    let head = format!("{{\"schemas\":[\"{BULK_REQUEST}\"],\"Operations\":[");
+    let post = |user_name: &str| post_user("u", user_name).to_string();
+    // Warm up with a sound body of the same size (a group with an ignored attribute): buffers,
+    // connections and arenas made.
+    let warm = filled(
+        size,
+        &format!(
+            "{head}{{\"method\":\"POST\",\"path\":\"/Groups\",\"bulkId\":\"g\",\"data\":{{\"displayName\":\"{}\",\"padding\":[",
+            unique("warm")
+        ),
+        |_| "0".into(),
+        "]}}]}",
+    );
+    let answer = send(warm).await;
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+
+    let mut shapes = vec![
+        (
+            "8 million operations",
+            filled(size, &head, |_| "0".into(), "]}"),
+            413,
+        ),
+        (
+            "one operation of a million members",
+            filled(
+                size,
+                &format!(
+                    "{head}{},",
+                    post(&unique("keys")).strip_suffix('}').expect("an object")
+                ),
+                |i| format!("\"k{i:x}\":0"),
+                "}]}",
+            ),
+            200,
+        ),
+        (
+            "a root of a million members",
+            filled(
+                size,
+                &format!("{head}{}],", post(&unique("root"))),
+                |i| format!("\"k{i:x}\":0"),
+                "}",
+            ),
+            200,
+        ),
+    ];
+    shapes.push((
+        "schemas of 4 million items",
+        filled(
+            size,
+            "{\"Operations\":[0],\"schemas\":[",
+            |_| "\"x\"".into(),
+            "]}",
+        ),
+        400,
+    ));
+    for (what, body, status) in shapes {
+        let bytes = body.len() as u64;
+        server.reset_peak_rss();
+        let before = server.rss_kib();
+        let started = Instant::now();
+        let answer = send(body).await;
+        let elapsed = started.elapsed();
+        let rise = server.peak_rss_kib().saturating_sub(before);
+        let text = String::from_utf8_lossy(&answer.body[..answer.body.len().min(300)]).into_owned();
+        assert_eq!(answer.status, status, "{what}: {text}");
+        if status == 200 {
+            assert_eq!(answer.json()["Operations"][0]["status"], "201", "{what}: {text}");
+        }
+        eprintln!(
+            "{what} ({} MiB): {} in {} ms, peak rise {} MiB",
+            bytes >> 20,
+            answer.status,
+            elapsed.as_millis(),
+            rise >> 10
+        );
+        assert!(
+            rise * 1024 < 3 * bytes,
+            "{what}: a {bytes} byte body raised the peak by {rise} KiB"
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,14 @@
 //! its member Users). Operations whose references are circular (§3.7.1) fail with 409, as do
 //! those that depend on them; a reference to a bulkId no POST of the request declares fails its
 //! operation with 400 `invalidValue`. Nothing here does I/O: the gateway performs each operation.
+//!
+//! Memory: reading the envelope keeps nothing in proportion to what a client pads it with. At most
+//! [`MAX_OPERATIONS`] operations are kept (the 413 comes as soon as one more is read, not after
+//! listing them all), and of the root and of each operation only the members this module reads
+//! (unknown members, however many, are skipped unkept); `schemas` and scalar members are checked
+//! as they are read, never built into a tree.
 
+use std::array;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
@@ -100,11 +107,12 @@ pub struct Request<'a> {
 }
 
 /// The 413 of a request with more than [`MAX_OPERATIONS`] operations (RFC 7644 §3.7.4: no
-/// `scimType`, the detail names the limit).
-pub fn too_many_operations(count: usize) -> ScimError {
+/// `scimType`, the detail names the limit). Reading stops at the first operation too many, so
+/// the count is not known.
+pub fn too_many_operations() -> ScimError {
     ScimError::new(
         413,
-        format!("The bulk request has {count} operations, more than maxOperations ({MAX_OPERATIONS})"),
+        format!("The bulk request has more operations than maxOperations ({MAX_OPERATIONS})"),
     )
 }
 
@@ -147,15 +155,15 @@ fn circular_reference() -> ScimError {
 pub fn parse_request(bytes: &[u8]) -> Result<Request<'_>, ScimError> {
     let text = body::text(bytes)?;
     let root: &RawValue = serde_json::from_str(text).map_err(body::not_json)?;
-    let root = object(root).map_err(|_| ScimError::invalid_syntax("a Bulk request must be a JSON object"))?;
-    check_schemas(field(&root, "schemas"))?;
-    let fail_on_errors = match field(&root, "failOnErrors") {
+    let [schemas, failure_limit, listed] = members(root, ROOT_MEMBERS)
+        .map_err(|_| ScimError::invalid_syntax("a Bulk request must be a JSON object"))?;
+    check_schemas(schemas)?;
+    let fail_on_errors = match failure_limit {
         None => None,
         Some(raw) => fail_on_errors(raw)?,
     };
-    let listed: Vec<&RawValue> = match field(&root, "Operations") {
-        Some(raw) if raw.get() != "null" => serde_json::from_str(raw.get())
-            .map_err(|_| ScimError::invalid_syntax("\"Operations\" must be a list of operations"))?,
+    let listed = match listed {
+        Some(raw) if raw.get() != "null" => operation_list(raw)?,
         _ => {
             return Err(ScimError::invalid_syntax(
                 "a Bulk request needs an \"Operations\" list",
@@ -166,9 +174,6 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request<'_>, ScimError> {
         return Err(ScimError::invalid_value(
             "\"Operations\" is empty: a Bulk request needs at least one operation",
         ));
-    }
-    if listed.len() > MAX_OPERATIONS {
-        return Err(too_many_operations(listed.len()));
     }
     let operations = listed
         .into_iter()
@@ -192,34 +197,143 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request<'_>, ScimError> {
     })
 }
 
-/// An object's members, names as sent (looked up case-insensitively by [`field`]).
-fn object(raw: &RawValue) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
-    let members: HashMap<String, &RawValue> = serde_json::from_str(raw.get())?;
-    Ok(members.into_iter().collect())
+/// The members of a request read: its `schemas`, `failOnErrors` and `Operations`.
+const ROOT_MEMBERS: [&str; 3] = ["schemas", "failOnErrors", "Operations"];
+/// The members of an operation read.
+const OPERATION_MEMBERS: [&str; 5] = ["method", "path", "bulkId", "version", "data"];
+
+/// The members `names` of the JSON object `raw`, matched case-insensitively (RFC 7643 §2.1);
+/// every other member is skipped without being kept. A member spelled exactly as named wins over
+/// other spellings; among members spelled alike, the last wins (as a map of them did).
+fn members<'a, const N: usize>(
+    raw: &'a RawValue,
+    names: [&'static str; N],
+) -> Result<[Option<&'a RawValue>; N], serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    let found = Members(names).deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(found)
 }
 
-/// A member by name, case-insensitively (RFC 7643 §2.1).
-fn field<'a>(members: &[(String, &'a RawValue)], name: &str) -> Option<&'a RawValue> {
-    members
-        .iter()
-        .find(|(k, _)| k == name)
-        .or_else(|| members.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .map(|(_, v)| *v)
+/// Reads an object keeping only the members it names (see [`members`]).
+struct Members<const N: usize>([&'static str; N]);
+
+impl<'de, const N: usize> DeserializeSeed<'de> for Members<N> {
+    type Value = [Option<&'de RawValue>; N];
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for Members<N> {
+    type Value = [Option<&'de RawValue>; N];
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut exact: [Option<&'de RawValue>; N] = [None; N];
+        let mut folded: [Option<&'de RawValue>; N] = [None; N];
+        while let Some(name) = map.next_key_seed(MemberName(&self.0))? {
+            match name {
+                Some((i, true)) => exact[i] = Some(map.next_value()?),
+                Some((i, false)) => folded[i] = Some(map.next_value()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(array::from_fn(|i| exact[i].or(folded[i])))
+    }
+}
+
+/// Reads a member name as the index of the name it matches, and whether exactly; `None` for
+/// any other name (which is not kept).
+struct MemberName<'n>(&'n [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for MemberName<'_> {
+    type Value = Option<(usize, bool)>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberName<'_> {
+    type Value = Option<(usize, bool)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self
+            .0
+            .iter()
+            .position(|n| *n == v)
+            .map(|i| (i, true))
+            .or_else(|| {
+                self.0
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case(v))
+                    .map(|i| (i, false))
+            }))
+    }
+}
+
+/// The operations of `Operations`, at most [`MAX_OPERATIONS`]: one more is the 413 at once.
+fn operation_list(raw: &RawValue) -> Result<Vec<&RawValue>, ScimError> {
+    let mut too_many = false;
+    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    OperationList(&mut too_many)
+        .deserialize(&mut reader)
+        .and_then(|listed| reader.end().map(|()| listed))
+        .map_err(|_| match too_many {
+            true => too_many_operations(),
+            false => ScimError::invalid_syntax("\"Operations\" must be a list of operations"),
+        })
+}
+
+/// Reads a list of operations left as text, noting in its flag when there are too many.
+struct OperationList<'f>(&'f mut bool);
+
+impl<'de> DeserializeSeed<'de> for OperationList<'_> {
+    type Value = Vec<&'de RawValue>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OperationList<'_> {
+    type Value = Vec<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of operations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut listed = Vec::new();
+        while let Some(op) = seq.next_element()? {
+            if listed.len() == MAX_OPERATIONS {
+                *self.0 = true;
+                return Err(de::Error::custom("too many operations"));
+            }
+            listed.push(op);
+        }
+        Ok(listed)
+    }
 }
 
 /// `schemas`, when present and not null, must list the BulkRequest URN (as PATCH does with its own).
 fn check_schemas(raw: Option<&RawValue>) -> Result<(), ScimError> {
     let Some(raw) = raw else { return Ok(()) };
-    let value: Value = serde_json::from_str(raw.get()).map_err(body::not_json)?;
-    let is_bulk = |v: &Value| {
-        v.as_str()
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))
-    };
-    let listed = match &value {
-        Value::Null => true,
-        Value::Array(urns) => urns.iter().any(is_bulk),
-        one => is_bulk(one),
-    };
+    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    let listed = Schemas { top: true }
+        .deserialize(&mut reader)
+        .map_err(body::not_json)?;
     if listed {
         Ok(())
     } else {
@@ -229,13 +343,73 @@ fn check_schemas(raw: Option<&RawValue>) -> Result<(), ScimError> {
     }
 }
 
+/// Whether a `schemas` value lists the BulkRequest URN: null (at the top), the URN, or a list
+/// holding it; read without keeping the list.
+struct Schemas {
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Schemas {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Schemas {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of schema URNs")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(self.top)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v.trim().eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut listed = false;
+        if self.top {
+            while let Some(is_bulk) = seq.next_element_seed(Schemas { top: false })? {
+                listed |= is_bulk;
+            }
+        } else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        }
+        Ok(listed)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+}
+
 fn fail_on_errors(raw: &RawValue) -> Result<Option<usize>, ScimError> {
-    match serde_json::from_str::<Value>(raw.get()) {
-        Ok(Value::Null) => Ok(None),
-        Ok(Value::Number(n)) => match n.as_u64() {
-            Some(n) if n >= 1 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
-            _ => Err(invalid_fail_on_errors()),
-        },
+    match serde_json::from_str::<Option<u64>>(raw.get()) {
+        Ok(None) => Ok(None),
+        Ok(Some(n)) if n >= 1 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
         _ => Err(invalid_fail_on_errors()),
     }
 }
@@ -245,26 +419,26 @@ fn invalid_fail_on_errors() -> ScimError {
 }
 
 /// A string member of operation `i`, or `None`; refused when not a string or holding U+0000.
-fn string_field(i: usize, members: &[(String, &RawValue)], name: &str) -> Result<Option<String>, ScimError> {
-    let Some(raw) = field(members, name) else {
+/// (A value that is not a string is refused as its first character is read.)
+fn string_field(i: usize, raw: Option<&RawValue>, name: &str) -> Result<Option<String>, ScimError> {
+    let Some(raw) = raw else {
         return Ok(None);
     };
-    match serde_json::from_str::<Value>(raw.get()) {
-        Ok(Value::Null) => Ok(None),
-        Ok(Value::String(s)) if s.contains('\0') => Err(ScimError::invalid_value(format!(
+    match serde_json::from_str::<Option<String>>(raw.get()) {
+        Ok(Some(s)) if s.contains('\0') => Err(ScimError::invalid_value(format!(
             "Operations[{i}].{name} contains a NUL character (U+0000)"
         ))),
-        Ok(Value::String(s)) => Ok(Some(s)),
-        _ => Err(ScimError::invalid_syntax(format!(
+        Ok(s) => Ok(s),
+        Err(_) => Err(ScimError::invalid_syntax(format!(
             "Operations[{i}].{name} must be a string"
         ))),
     }
 }
 
 fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
-    let members =
-        object(raw).map_err(|_| ScimError::invalid_syntax(format!("Operations[{i}] must be an object")))?;
-    let method = match string_field(i, &members, "method")? {
+    let [method, path, bulk_id, version, data] = members(raw, OPERATION_MEMBERS)
+        .map_err(|_| ScimError::invalid_syntax(format!("Operations[{i}] must be an object")))?;
+    let method = match string_field(i, method, "method")? {
         Some(m) => match m.trim().to_ascii_uppercase().as_str() {
             "POST" => Method::Post,
             "PUT" => Method::Put,
@@ -283,13 +457,13 @@ fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
             )));
         }
     };
-    let Some(path) = string_field(i, &members, "path")? else {
+    let Some(path) = string_field(i, path, "path")? else {
         return Err(ScimError::invalid_path(format!(
             "Operations[{i}] needs a \"path\" such as \"/Users\" or \"/Groups/{{id}}\""
         )));
     };
     let (kind, id) = parse_path(i, method, &path)?;
-    let bulk_id = string_field(i, &members, "bulkId")?;
+    let bulk_id = string_field(i, bulk_id, "bulkId")?;
     match &bulk_id {
         None if method == Method::Post => {
             return Err(ScimError::invalid_value(format!(
@@ -303,8 +477,8 @@ fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
         }
         _ => {}
     }
-    let version = string_field(i, &members, "version")?;
-    let data = field(&members, "data").filter(|d| d.get() != "null");
+    let version = string_field(i, version, "version")?;
+    let data = data.filter(|d| d.get() != "null");
     if data.is_none() && method != Method::Delete {
         return Err(ScimError::invalid_value(format!(
             "Operations[{i}] ({}) needs \"data\"",
@@ -803,6 +977,109 @@ mod tests {
             .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
             .collect();
         assert_eq!(parse(&bulk(Value::Array(ops))).unwrap().len(), MAX_OPERATIONS);
+    }
+
+    #[test]
+    fn the_413_comes_at_the_first_operation_too_many_however_long_the_list() {
+        // 8 million entries: read one past the limit, never listed (nor even all scanned).
+        let mut text = format!("{{\"schemas\":[\"{BULK_REQUEST_SCHEMA}\"],\"Operations\":[0");
+        text.push_str(&",0".repeat(8_000_000));
+        text.push_str("]}");
+        let error = parse_request(text.as_bytes()).unwrap_err();
+        assert_eq!((error.status, error.scim_type), (413, None));
+        assert!(error.detail.contains("maxOperations (1000)"), "{}", error.detail);
+        // At the limit the list is read (and its items are then refused for what they are).
+        let at_limit = format!("{{\"Operations\":[{}]}}", vec!["0"; MAX_OPERATIONS].join(","));
+        let error = parse_request(at_limit.as_bytes()).unwrap_err();
+        assert_eq!(error.status, 400, "{}", error.detail);
+        assert!(
+            error.detail.contains("Operations[0] must be an object"),
+            "{}",
+            error.detail
+        );
+    }
+
+    #[test]
+    fn unknown_members_are_skipped_and_known_ones_read_whatever_their_case() {
+        let mut op = String::from("{\"method\":\"DELETE\"");
+        for i in 0..100_000 {
+            op.push_str(&format!(",\"k{i}\":[{{\"x\":[1,2]}}]"));
+        }
+        op.push_str(",\"PATH\":\"/Users/a\"}");
+        let text = format!("{{\"x\":{{}},\"OPERATIONS\":[{op}],\"y\":[[]]}}");
+        let ops = parse_request(text.as_bytes()).unwrap().operations;
+        assert_eq!(ops[0].id, Some(IdRef::Literal("a".into())));
+    }
+
+    #[test]
+    fn of_members_named_alike_the_exact_spelling_wins_then_the_last() {
+        let text = r#"{"Operations":[{"method":"DELETE","path":"/Users/exact","PATH":"/Users/other","Path":"/Users/later"}]}"#;
+        let ops = parse_request(text.as_bytes()).unwrap().operations;
+        assert_eq!(ops[0].id, Some(IdRef::Literal("exact".into())));
+        let text = r#"{"Operations":[{"method":"DELETE","path":"/Users/first","PATH":"/Users/x","path":"/Users/last"}]}"#;
+        let ops = parse_request(text.as_bytes()).unwrap().operations;
+        assert_eq!(ops[0].id, Some(IdRef::Literal("last".into())));
+        let text = r#"{"Operations":[{"method":"DELETE","PATH":"/Users/first","Path":"/Users/last"}]}"#;
+        let ops = parse_request(text.as_bytes()).unwrap().operations;
+        assert_eq!(ops[0].id, Some(IdRef::Literal("last".into())));
+    }
+
+    #[test]
+    fn schemas_are_checked_as_they_are_read() {
+        let op = r#"{"method":"DELETE","path":"/Users/a"}"#;
+        let with = |schemas: &str| format!(r#"{{"schemas":{schemas},"Operations":[{op}]}}"#);
+        for listed in [
+            format!(
+                r#"["x",1,{{"a":[]}},[],null," {} "]"#,
+                BULK_REQUEST_SCHEMA.to_uppercase()
+            ),
+            format!(r#""{BULK_REQUEST_SCHEMA}""#),
+            "null".to_owned(),
+        ] {
+            assert!(parse_request(with(&listed).as_bytes()).is_ok(), "{listed}");
+        }
+        for not_listed in [
+            format!(r#"[["{BULK_REQUEST_SCHEMA}"]]"#),
+            format!(r#"[{{"{BULK_REQUEST_SCHEMA}":1}}]"#),
+            "[null]".to_owned(),
+            "1".to_owned(),
+            "{}".to_owned(),
+            format!("[{}\"x\"]", "\"x\",".repeat(1_000_000)),
+        ] {
+            let error = parse_request(with(&not_listed).as_bytes()).unwrap_err();
+            assert_eq!(error.status, 400, "{not_listed}");
+            assert_eq!(error.scim_type.map(|t| t.as_str()), Some("invalidSyntax"));
+        }
+    }
+
+    #[test]
+    fn members_of_the_wrong_type_are_refused_without_reading_them_whole() {
+        let cases = [
+            (r#"{"method":[0,0,0],"path":"/Users/a"}"#, "invalidSyntax"),
+            (r#"{"method":"DELETE","path":{"a":1}}"#, "invalidSyntax"),
+            (
+                r#"{"method":"DELETE","path":"/Users/a","version":7}"#,
+                "invalidSyntax",
+            ),
+        ];
+        for (op, scim_type) in cases {
+            let text = format!(r#"{{"Operations":[{op}]}}"#);
+            let error = parse_request(text.as_bytes()).unwrap_err();
+            assert_eq!(error.scim_type.map(|t| t.as_str()), Some(scim_type), "{op}");
+        }
+        for limit in ["0", "-1", "1.5", "\"2\"", "[2]", "1e3", "99999999999999999999"] {
+            let text = format!(
+                r#"{{"failOnErrors":{limit},"Operations":[{{"method":"DELETE","path":"/Users/a"}}]}}"#
+            );
+            let error = parse_request(text.as_bytes()).unwrap_err();
+            assert_eq!(
+                error.scim_type.map(|t| t.as_str()),
+                Some("invalidValue"),
+                "{limit}"
+            );
+        }
+        let text = r#"{"failOnErrors":null,"Operations":[{"method":"DELETE","path":"/Users/a"}]}"#;
+        assert_eq!(parse_request(text.as_bytes()).unwrap().fail_on_errors, None);
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! `data` from it and are parsed one at a time when their turn comes, and the answer holds one
 //! small entry per operation (no resource bodies: RFC 7644 makes `response` optional on success).
 //!
+//! Activity: the answer is 200 whatever its operations came to, so it carries a [`BulkSummary`]
+//! (counts and each failure, by route template: never an id) for the activity record, which
+//! counts each operation as the request it stands for.
+//!
 //! Time: the request as a whole must answer within the request timeout (after which the gateway
 //! answers a bare 503 and the client cannot know which operations were committed). So operations
 //! are started only until a deadline a margin short of it ([`deadline`]); past it, the first
@@ -55,15 +59,15 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
     };
     let mut answered: Vec<(usize, Value)> = Vec::with_capacity(request.operations.len());
     let mut errors = 0;
+    let mut summary = BulkSummary::default();
     for step in bulk::schedule(&request.operations) {
         let Some(op) = request.operations.get(step.index) else {
             continue;
         };
         if Instant::now() >= deadline {
-            answered.push((
-                step.index,
-                bulk::operation_response(op, &failure(out_of_time(), None)),
-            ));
+            let outcome = failure(out_of_time(), None);
+            summary.note(op, &outcome);
+            answered.push((step.index, bulk::operation_response(op, &outcome)));
             break;
         }
         let (outcome, created) = match step.refused {
@@ -77,6 +81,7 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
         if outcome.error.is_some() {
             errors += 1;
         }
+        summary.note(op, &outcome);
         answered.push((step.index, bulk::operation_response(op, &outcome)));
         // RFC 7644 §3.7.3: after `failOnErrors` errors the rest is not performed (nor answered).
         // A database that cannot answer would only fail every later operation the same way.
@@ -86,7 +91,57 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
     }
     answered.sort_by_key(|(index, _)| *index);
     let entries = answered.into_iter().map(|(_, entry)| entry).collect();
-    Ok(json_response(StatusCode::OK, bulk::response(entries)))
+    let mut response = json_response(StatusCode::OK, bulk::response(entries));
+    response.extensions_mut().insert(summary);
+    Ok(response)
+}
+
+/// What the operations of a Bulk request answered 200 came to, for the activity record (a
+/// response extension, read by `observe`).
+#[derive(Debug, Clone, Default)]
+pub struct BulkSummary {
+    /// Operations answered 2xx.
+    pub succeeded: usize,
+    /// The operations that failed, in the order performed.
+    pub failed: Vec<FailedOperation>,
+}
+
+/// One failed operation as the activity shows it: no id or other value of the request but what
+/// its error's detail quotes (as a single request's would).
+#[derive(Debug, Clone)]
+pub struct FailedOperation {
+    pub method: &'static str,
+    /// The route template of its path (`/Users`, `/Groups/{id}`).
+    pub path: &'static str,
+    pub status: u16,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+impl BulkSummary {
+    fn note(&mut self, op: &Operation<'_>, outcome: &Outcome) {
+        let Some(error) = &outcome.error else {
+            self.succeeded += 1;
+            return;
+        };
+        self.failed.push(FailedOperation {
+            method: op.method.as_str(),
+            path: template(op),
+            status: outcome.status,
+            scim_type: error.scim_type.map(|t| t.as_str()),
+            detail: error.detail.clone(),
+        });
+    }
+}
+
+/// The route template of an operation's path.
+fn template(op: &Operation<'_>) -> &'static str {
+    match (op.kind, op.id.is_some()) {
+        (Kind::Users, false) => "/Users",
+        (Kind::Users, true) => "/Users/{id}",
+        (Kind::Groups, false) => "/Groups",
+        (Kind::Groups, true) => "/Groups/{id}",
+    }
 }
 
 /// The longest margin kept between the last operation started and the request timeout.

@@ -12,7 +12,8 @@
 //! [`MAX_OPERATIONS`] operations are kept (the 413 comes as soon as one more is read, not after
 //! listing them all), and of the root and of each operation only the members this module reads
 //! (unknown members, however many, are skipped unkept); `schemas` and scalar members are checked
-//! as they are read, never built into a tree.
+//! as they are read, never built into a tree. References are kept as the indices of the POSTs
+//! they name (at most one per POST and operation), never as the strings of the body.
 
 use std::array;
 use std::cmp::Reverse;
@@ -95,8 +96,11 @@ pub struct Operation<'a> {
     /// The `version`: an `If-Match` for PUT, PATCH and DELETE.
     pub version: Option<String>,
     pub data: Option<&'a RawValue>,
-    /// The bulkIds this operation refers to (in its path and anywhere in its data), once each.
-    pub references: Vec<String>,
+    /// The POSTs whose bulkIds this operation refers to (in its path and anywhere in its data),
+    /// as indices into the request's operations, once each, ascending.
+    pub references: Vec<usize>,
+    /// The first (in sort order) bulkId it refers to that no POST of the request declares.
+    pub unknown_reference: Option<String>,
 }
 
 /// A Bulk request: its operations in request order, and after how many errors to stop.
@@ -175,7 +179,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request<'_>, ScimError> {
             "\"Operations\" is empty: a Bulk request needs at least one operation",
         ));
     }
-    let operations = listed
+    let mut operations = listed
         .into_iter()
         .enumerate()
         .map(|(i, raw)| operation(i, raw))
@@ -190,6 +194,21 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request<'_>, ScimError> {
                 excerpt(id)
             )));
         }
+    }
+    let declared: HashMap<&str, usize> = operations
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| op.method == Method::Post)
+        .filter_map(|(i, op)| op.bulk_id.as_deref().map(|b| (b, i)))
+        .collect();
+    let found = operations
+        .iter()
+        .map(|op| references(op, &declared))
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(declared);
+    for (op, (references, unknown)) in operations.iter_mut().zip(found) {
+        op.references = references;
+        op.unknown_reference = unknown;
     }
     Ok(Request {
         fail_on_errors,
@@ -485,13 +504,6 @@ fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
             method.as_str()
         )));
     }
-    let mut references = BTreeSet::new();
-    if let Some(IdRef::BulkId(b)) = &id {
-        references.insert(b.clone());
-    }
-    if let Some(data) = data {
-        collect_references(data, &mut references)?;
-    }
     Ok(Operation {
         method,
         kind,
@@ -499,7 +511,9 @@ fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
         bulk_id,
         version,
         data,
-        references: references.into_iter().collect(),
+        // Filled once every operation's bulkId is known.
+        references: Vec::new(),
+        unknown_reference: None,
     })
 }
 
@@ -535,24 +549,62 @@ fn parse_path(i: usize, method: Method, path: &str) -> Result<(Kind, Option<IdRe
     Ok((kind, id))
 }
 
-/// Adds the bulkIds that string values of `data` refer to (`"bulkId:x"` → `x`).
-fn collect_references(data: &RawValue, into: &mut BTreeSet<String>) -> Result<(), ScimError> {
-    let mut reader = serde_json::Deserializer::from_str(data.get());
-    Collect(into).deserialize(&mut reader).map_err(body::not_json)
+/// The references of `op` (its path's bulkId, and string values `"bulkId:x"` anywhere in its
+/// data): the POSTs of `declared` (bulkId → index) they name, and the first other bulkId.
+fn references(
+    op: &Operation<'_>,
+    declared: &HashMap<&str, usize>,
+) -> Result<(Vec<usize>, Option<String>), ScimError> {
+    let mut found = References {
+        declared,
+        posts: BTreeSet::new(),
+        unknown: None,
+    };
+    if let Some(IdRef::BulkId(b)) = &op.id {
+        found.note(b);
+    }
+    if let Some(data) = op.data {
+        let mut reader = serde_json::Deserializer::from_str(data.get());
+        Collect(&mut found)
+            .deserialize(&mut reader)
+            .map_err(body::not_json)?;
+    }
+    Ok((found.posts.into_iter().collect(), found.unknown))
 }
 
-/// A visitor that walks a value without keeping it, noting `bulkId:` references.
-struct Collect<'c>(&'c mut BTreeSet<String>);
+/// The references of one operation as they are found: bounded by the number of POSTs.
+struct References<'d> {
+    declared: &'d HashMap<&'d str, usize>,
+    posts: BTreeSet<usize>,
+    unknown: Option<String>,
+}
 
-impl Collect<'_> {
-    fn note(&mut self, s: &str) {
-        if let Some(id) = s.strip_prefix(BULK_ID_PREFIX) {
-            self.0.insert(id.to_owned());
+impl References<'_> {
+    fn note(&mut self, bulk_id: &str) {
+        match self.declared.get(bulk_id) {
+            Some(&post) => {
+                self.posts.insert(post);
+            }
+            None if self.unknown.as_deref().is_none_or(|first| bulk_id < first) => {
+                self.unknown = Some(bulk_id.to_owned());
+            }
+            None => {}
         }
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Collect<'_> {
+/// A visitor that walks a value without keeping it, noting `bulkId:` references.
+struct Collect<'c, 'd>(&'c mut References<'d>);
+
+impl Collect<'_, '_> {
+    fn note(&mut self, s: &str) {
+        if let Some(id) = s.strip_prefix(BULK_ID_PREFIX) {
+            self.0.note(id);
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Collect<'_, '_> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -560,7 +612,7 @@ impl<'de> DeserializeSeed<'de> for Collect<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Collect<'_> {
+impl<'de> Visitor<'de> for Collect<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -620,26 +672,12 @@ pub struct Step {
 /// [`failed_reference`]) when its turn comes.
 pub fn schedule(operations: &[Operation<'_>]) -> Vec<Step> {
     let n = operations.len();
-    let mut declared = HashMap::new();
-    for (i, op) in operations.iter().enumerate() {
-        if op.method == Method::Post
-            && let Some(b) = &op.bulk_id
-        {
-            declared.insert(b.as_str(), i);
-        }
-    }
     let mut refused: Vec<Option<ScimError>> = vec![None; n];
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, op) in operations.iter().enumerate() {
-        for r in &op.references {
-            match declared.get(r.as_str()) {
-                Some(&j) => deps[i].push(j),
-                None if refused[i].is_none() => refused[i] = Some(unknown_reference(r)),
-                None => {}
-            }
-        }
-        if refused[i].is_some() {
-            deps[i].clear();
+        match &op.unknown_reference {
+            Some(r) => refused[i] = Some(unknown_reference(r)),
+            None => deps[i] = op.references.iter().copied().filter(|&j| j < n).collect(),
         }
     }
     for i in in_cycles(&deps) {
@@ -873,7 +911,7 @@ mod tests {
         assert_eq!(ops[1].id, Some(IdRef::Literal("abc".into())));
         assert_eq!(ops[1].version.as_deref(), Some("W/\"3\""));
         assert_eq!(ops[2].id, Some(IdRef::BulkId("q".into())));
-        assert_eq!(ops[2].references, vec!["q".to_owned()]);
+        assert_eq!(ops[2].references, vec![0]);
     }
 
     #[test]
@@ -1084,13 +1122,22 @@ mod tests {
 
     #[test]
     fn references_are_found_anywhere_in_data_once_each() {
-        let ops = parse(&bulk(json!([post(
-            "g",
-            "/Groups",
-            json!({"displayName": "x", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}, {"value": "bulkId:u1"}, {"value": "plain"}], "x": {"y": ["bulkId:u3"]}}),
-        )])))
+        let ops = parse(&bulk(json!([
+            post(
+                "g",
+                "/Groups",
+                json!({"displayName": "x", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}, {"value": "bulkId:u1"}, {"value": "plain"}], "x": {"y": ["bulkId:u3"]}}),
+            ),
+            post("u3", "/Users", json!({})),
+            post("u2", "/Users", json!({})),
+            post("u1", "/Users", json!({})),
+            {"method": "DELETE", "path": "/Users/bulkId:zz", "data": ["bulkId:u2", "bulkId:yy", "bulkId:zy"]},
+        ])))
         .unwrap();
-        assert_eq!(ops[0].references, vec!["u1", "u2", "u3"]);
+        assert_eq!(ops[0].references, vec![1, 2, 3]);
+        assert_eq!(ops[0].unknown_reference, None);
+        assert_eq!(ops[4].references, vec![2]);
+        assert_eq!(ops[4].unknown_reference.as_deref(), Some("yy"));
     }
 
     #[test]

@@ -72,10 +72,10 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
         }
         let (outcome, created) = match step.refused {
             Some(error) => (failure(error, None), None),
-            None => run.perform(op).await,
+            None => run.perform(op, &request.operations).await,
         };
-        if let (Some(bulk_id), Method::Post) = (&op.bulk_id, op.method) {
-            run.created.insert(bulk_id.clone(), created);
+        if op.method == Method::Post {
+            run.created.insert(step.index, created);
         }
         let unavailable = outcome.status == 503;
         if outcome.error.is_some() {
@@ -165,8 +165,9 @@ fn out_of_time() -> ScimError {
 /// The state of one Bulk request as its operations are performed.
 struct Run<'c> {
     cat: &'c Catalog,
-    /// The POSTs performed so far, by bulkId: the id created, or `None` when the POST failed.
-    created: HashMap<String, Option<String>>,
+    /// The POSTs performed so far, by index in the request: the id created, or `None` when the
+    /// POST failed.
+    created: HashMap<usize, Option<String>>,
 }
 
 fn failure(error: ScimError, location: Option<String>) -> Outcome {
@@ -195,14 +196,18 @@ fn scim_error(e: crate::catalog::CatalogError) -> ScimError {
 impl Run<'_> {
     /// Resolves the operation's references (each must name a POST that succeeded), then performs
     /// it; answers the id a POST created.
-    async fn perform(&self, op: &Operation<'_>) -> (Outcome, Option<String>) {
+    async fn perform(&self, op: &Operation<'_>, operations: &[Operation<'_>]) -> (Outcome, Option<String>) {
         let mut ids = Resolved::new();
-        for reference in &op.references {
-            match self.created.get(reference) {
+        for &post in &op.references {
+            let bulk_id = operations
+                .get(post)
+                .and_then(|p| p.bulk_id.as_deref())
+                .unwrap_or_default();
+            match self.created.get(&post) {
                 Some(Some(id)) => {
-                    ids.insert(reference.clone(), id.clone());
+                    ids.insert(bulk_id.to_owned(), id.clone());
                 }
-                _ => return (failure(bulk::failed_reference(reference), None), None),
+                _ => return (failure(bulk::failed_reference(bulk_id), None), None),
             }
         }
         let id = match &op.id {

@@ -50,6 +50,28 @@ pub struct ScimRequest {
     pub write: bool,
     /// What the IdP was told, for a status of 400 or more.
     pub error: Option<ScimFailure>,
+    /// For a Bulk request answered 200: what its operations came to. Each counts as the request
+    /// it stands for (a request, an error if it failed, a push if it succeeded).
+    pub operations: Option<BulkOperations>,
+}
+
+/// The operations of a Bulk request, as answered in its entries.
+#[derive(Debug, Clone, Default)]
+pub struct BulkOperations {
+    /// Operations answered 2xx.
+    pub succeeded: usize,
+    /// The operations that failed, in the order they were performed.
+    pub failed: Vec<FailedOperation>,
+}
+
+/// One failed operation of a Bulk request.
+#[derive(Debug, Clone)]
+pub struct FailedOperation {
+    /// `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: &'static str,
+    pub status: u16,
+    /// Its path: the Bulk's template and the operation's (`/Bulk /Groups/{id}`).
+    pub failure: ScimFailure,
 }
 
 /// The SCIM error an IdP was answered, without any value of its request.
@@ -152,29 +174,48 @@ impl Activity {
     /// Records one answered request (in memory only).
     pub fn record(&self, request: ScimRequest) {
         let now = now_micros();
-        let failed = request.status >= 400;
-        let pushed = request.write && (200..300).contains(&request.status);
-        // Built before the map entry is taken: the entry's shard lock is held for counters only.
-        let error = request.error.filter(|_| failed).map(|e| ActivityError {
-            org_id: request.org_id,
+        let org_id = request.org_id;
+        let error = |method: &str, status: u16, e: ScimFailure| ActivityError {
+            org_id,
             at: now,
-            method: request.method.to_owned(),
+            method: method.to_owned(),
             path: e.path,
-            status: i32::from(request.status),
+            status: i32::from(status),
             scim_type: e.scim_type.map(str::to_owned),
             // PostgreSQL refuses NUL in text (a detail may quote client input).
             detail: truncate_chars(&e.detail, MAX_DETAIL_CHARS).replace('\0', "\u{FFFD}"),
             correlation_id: e.correlation_id,
-        });
-        let mut pending = self.buffer.pending.entry(request.org_id).or_default();
+        };
+        // Built before the map entry is taken: the entry's shard lock is held for counters only.
+        // Of a Bulk's failures only those that would be kept are built.
+        let (requests, failed, pushed, errors): (usize, usize, bool, Vec<ActivityError>) =
+            match request.operations {
+                Some(ops) => {
+                    let failed = ops.failed.len();
+                    let kept = ops.failed.into_iter().skip(failed.saturating_sub(ERRORS_KEPT));
+                    let errors = kept.map(|op| error(op.method, op.status, op.failure)).collect();
+                    let requests = (ops.succeeded + failed).max(1);
+                    (requests, failed, request.write && ops.succeeded > 0, errors)
+                }
+                None => {
+                    let failed = request.status >= 400;
+                    let pushed = request.write && (200..300).contains(&request.status);
+                    let errors = request
+                        .error
+                        .filter(|_| failed)
+                        .map(|e| error(request.method, request.status, e));
+                    (1, usize::from(failed), pushed, errors.into_iter().collect())
+                }
+            };
+        let mut pending = self.buffer.pending.entry(org_id).or_default();
         let counts = pending.hours.entry(hour_of(now)).or_default();
-        counts.0 += 1;
-        counts.1 += i64::from(failed);
+        counts.0 += i64::try_from(requests).unwrap_or(i64::MAX);
+        counts.1 += i64::try_from(failed).unwrap_or(i64::MAX);
         pending.last_request_at = pending.last_request_at.max(Some(now));
         if pushed {
             pending.last_push_at = pending.last_push_at.max(Some(now));
         }
-        if let Some(error) = error {
+        for error in errors {
             pending.push_error(error);
         }
     }

@@ -502,3 +502,98 @@ async fn an_idle_organizations_old_hours_go_with_another_organizations_write() {
     assert_eq!(hours_of_idle().await, [recent]);
     assert_eq!(totals(&activity(&app, idle.id).await), (2, 0));
 }
+
+const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+
+fn bulk_post_user(bulk_id: &str, user_name: &str) -> Value {
+    json!({
+        "method": "POST", "path": "/Users", "bulkId": bulk_id,
+        "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name},
+    })
+}
+
+/// A Bulk request answers 200 whatever its operations came to: each failed operation is an error
+/// of its own (its method, `/Bulk` and its route template, its status, `scimType` and detail, the
+/// Bulk's correlation id), and each operation counts as the request it stands for.
+#[tokio::test]
+async fn each_failed_operation_of_a_bulk_request_is_an_error() {
+    let app = TestApp::new().await;
+    let org = app.org("act-bulk").await;
+    let scim = Scim::new(&app, &org);
+    let (taken, fresh) = (unique("act-bulk-taken"), unique("act-bulk-fresh"));
+    let created = scim
+        .post(
+            "/Users",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": taken}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let answer = scim
+        .post(
+            "/Bulk",
+            &json!({"schemas": [BULK_REQUEST], "Operations": [
+                bulk_post_user("a", &taken),
+                bulk_post_user("b", &fresh),
+            ]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let conflict = &answer.body["Operations"][0];
+    assert_eq!(conflict["status"], "409", "{}", answer.text);
+    assert_eq!(answer.body["Operations"][1]["status"], "201", "{}", answer.text);
+
+    let body = activity(&app, org.id).await;
+    let listed = errors(&body);
+    assert_eq!(listed.len(), 1, "{body}");
+    let error = &listed[0];
+    assert_eq!(error["method"], "POST");
+    assert_eq!(error["path"], "/Bulk /Users");
+    assert_eq!(error["status"], 409);
+    assert_eq!(error["scimType"], "uniqueness");
+    assert_eq!(error["detail"], conflict["response"]["detail"]);
+    assert_eq!(error["correlationId"].as_str(), answer.header("x-request-id"));
+    // The single POST, then the Bulk's two operations, one of them failed.
+    assert_eq!(totals(&body), (3, 1), "{body}");
+    assert!(body["lastPushAt"].is_string(), "{body}");
+}
+
+/// A Bulk request all of whose operations failed is no push; its errors are kept within the
+/// organization's 50 like any others.
+#[tokio::test]
+async fn a_bulk_request_whose_operations_all_failed_is_not_a_push() {
+    let app = TestApp::new().await;
+    let org = app.org("act-bulk-fail").await;
+    let scim = Scim::new(&app, &org);
+    let deletes: Vec<Value> = (0..60)
+        .map(|i| json!({"method": "DELETE", "path": format!("/Groups/act-none-{i:02}")}))
+        .collect();
+    let answer = scim
+        .post(
+            "/Bulk",
+            &json!({"schemas": [BULK_REQUEST], "Operations": deletes}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.body["Operations"][59]["status"], "404", "{}", answer.text);
+
+    let body = activity(&app, org.id).await;
+    assert_eq!(body["lastPushAt"], Value::Null, "{body}");
+    assert!(body["lastRequestAt"].is_string(), "{body}");
+    assert_eq!(totals(&body), (60, 60), "{body}");
+    let listed = errors(&body);
+    assert_eq!(listed.len(), 50, "{body}");
+    assert!(
+        listed
+            .iter()
+            .all(|e| e["method"] == "DELETE" && e["path"] == "/Bulk /Groups/{id}" && e["status"] == 404),
+        "{body}"
+    );
+    // The newest 50: the last operations performed.
+    let details: Vec<&str> = listed
+        .iter()
+        .map(|e| e["detail"].as_str().expect("detail"))
+        .collect();
+    assert!(details.iter().any(|d| d.contains("act-none-59")), "{body}");
+    assert!(!details.iter().any(|d| d.contains("act-none-09")), "{body}");
+    assert_eq!(stored_errors(&app, org.id).await, 50);
+}

@@ -7,7 +7,15 @@
 //! its member Users). Operations whose references are circular (§3.7.1) fail with 409, as do
 //! those that depend on them; a reference to a bulkId no POST of the request declares fails its
 //! operation with 400 `invalidValue`. Nothing here does I/O: the gateway performs each operation.
+//!
+//! Memory: reading the envelope keeps nothing in proportion to what a client pads it with. At most
+//! [`MAX_OPERATIONS`] operations are kept (the 413 comes as soon as one more is read, not after
+//! listing them all), and of the root and of each operation only the members this module reads
+//! (unknown members, however many, are skipped unkept); `schemas` and scalar members are checked
+//! as they are read, never built into a tree. References are kept as the indices of the POSTs
+//! they name (at most one per POST and operation), never as the strings of the body.
 
+use std::array;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
@@ -88,8 +96,11 @@ pub struct Operation<'a> {
     /// The `version`: an `If-Match` for PUT, PATCH and DELETE.
     pub version: Option<String>,
     pub data: Option<&'a RawValue>,
-    /// The bulkIds this operation refers to (in its path and anywhere in its data), once each.
-    pub references: Vec<String>,
+    /// The POSTs whose bulkIds this operation refers to (in its path and anywhere in its data),
+    /// as indices into the request's operations, once each, ascending.
+    pub references: Vec<usize>,
+    /// The first (in sort order) bulkId it refers to that no POST of the request declares.
+    pub unknown_reference: Option<String>,
 }
 
 /// A Bulk request: its operations in request order, and after how many errors to stop.
@@ -100,11 +111,12 @@ pub struct Request<'a> {
 }
 
 /// The 413 of a request with more than [`MAX_OPERATIONS`] operations (RFC 7644 §3.7.4: no
-/// `scimType`, the detail names the limit).
-pub fn too_many_operations(count: usize) -> ScimError {
+/// `scimType`, the detail names the limit). Reading stops at the first operation too many, so
+/// the count is not known.
+pub fn too_many_operations() -> ScimError {
     ScimError::new(
         413,
-        format!("The bulk request has {count} operations, more than maxOperations ({MAX_OPERATIONS})"),
+        format!("The bulk request has more operations than maxOperations ({MAX_OPERATIONS})"),
     )
 }
 
@@ -147,15 +159,15 @@ fn circular_reference() -> ScimError {
 pub fn parse_request(bytes: &[u8]) -> Result<Request<'_>, ScimError> {
     let text = body::text(bytes)?;
     let root: &RawValue = serde_json::from_str(text).map_err(body::not_json)?;
-    let root = object(root).map_err(|_| ScimError::invalid_syntax("a Bulk request must be a JSON object"))?;
-    check_schemas(field(&root, "schemas"))?;
-    let fail_on_errors = match field(&root, "failOnErrors") {
+    let [schemas, failure_limit, listed] = members(root, ROOT_MEMBERS)
+        .map_err(|_| ScimError::invalid_syntax("a Bulk request must be a JSON object"))?;
+    check_schemas(schemas)?;
+    let fail_on_errors = match failure_limit {
         None => None,
         Some(raw) => fail_on_errors(raw)?,
     };
-    let listed: Vec<&RawValue> = match field(&root, "Operations") {
-        Some(raw) if raw.get() != "null" => serde_json::from_str(raw.get())
-            .map_err(|_| ScimError::invalid_syntax("\"Operations\" must be a list of operations"))?,
+    let listed = match listed {
+        Some(raw) if raw.get() != "null" => operation_list(raw)?,
         _ => {
             return Err(ScimError::invalid_syntax(
                 "a Bulk request needs an \"Operations\" list",
@@ -167,10 +179,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request<'_>, ScimError> {
             "\"Operations\" is empty: a Bulk request needs at least one operation",
         ));
     }
-    if listed.len() > MAX_OPERATIONS {
-        return Err(too_many_operations(listed.len()));
-    }
-    let operations = listed
+    let mut operations = listed
         .into_iter()
         .enumerate()
         .map(|(i, raw)| operation(i, raw))
@@ -186,40 +195,164 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request<'_>, ScimError> {
             )));
         }
     }
+    let declared: HashMap<&str, usize> = operations
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| op.method == Method::Post)
+        .filter_map(|(i, op)| op.bulk_id.as_deref().map(|b| (b, i)))
+        .collect();
+    let found = operations
+        .iter()
+        .map(|op| references(op, &declared))
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(declared);
+    for (op, (references, unknown)) in operations.iter_mut().zip(found) {
+        op.references = references;
+        op.unknown_reference = unknown;
+    }
     Ok(Request {
         fail_on_errors,
         operations,
     })
 }
 
-/// An object's members, names as sent (looked up case-insensitively by [`field`]).
-fn object(raw: &RawValue) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
-    let members: HashMap<String, &RawValue> = serde_json::from_str(raw.get())?;
-    Ok(members.into_iter().collect())
+/// The members of a request read: its `schemas`, `failOnErrors` and `Operations`.
+const ROOT_MEMBERS: [&str; 3] = ["schemas", "failOnErrors", "Operations"];
+/// The members of an operation read.
+const OPERATION_MEMBERS: [&str; 5] = ["method", "path", "bulkId", "version", "data"];
+
+/// The members `names` of the JSON object `raw`, matched case-insensitively (RFC 7643 §2.1);
+/// every other member is skipped without being kept. A member spelled exactly as named wins over
+/// other spellings; among members spelled alike, the last wins (as a map of them did).
+fn members<'a, const N: usize>(
+    raw: &'a RawValue,
+    names: [&'static str; N],
+) -> Result<[Option<&'a RawValue>; N], serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    let found = Members(names).deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(found)
 }
 
-/// A member by name, case-insensitively (RFC 7643 §2.1).
-fn field<'a>(members: &[(String, &'a RawValue)], name: &str) -> Option<&'a RawValue> {
-    members
-        .iter()
-        .find(|(k, _)| k == name)
-        .or_else(|| members.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .map(|(_, v)| *v)
+/// Reads an object keeping only the members it names (see [`members`]).
+struct Members<const N: usize>([&'static str; N]);
+
+impl<'de, const N: usize> DeserializeSeed<'de> for Members<N> {
+    type Value = [Option<&'de RawValue>; N];
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for Members<N> {
+    type Value = [Option<&'de RawValue>; N];
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut exact: [Option<&'de RawValue>; N] = [None; N];
+        let mut folded: [Option<&'de RawValue>; N] = [None; N];
+        while let Some(name) = map.next_key_seed(MemberName(&self.0))? {
+            match name {
+                Some((i, true)) => exact[i] = Some(map.next_value()?),
+                Some((i, false)) => folded[i] = Some(map.next_value()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(array::from_fn(|i| exact[i].or(folded[i])))
+    }
+}
+
+/// Reads a member name as the index of the name it matches, and whether exactly; `None` for
+/// any other name (which is not kept).
+struct MemberName<'n>(&'n [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for MemberName<'_> {
+    type Value = Option<(usize, bool)>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberName<'_> {
+    type Value = Option<(usize, bool)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self
+            .0
+            .iter()
+            .position(|n| *n == v)
+            .map(|i| (i, true))
+            .or_else(|| {
+                self.0
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case(v))
+                    .map(|i| (i, false))
+            }))
+    }
+}
+
+/// The operations of `Operations`, at most [`MAX_OPERATIONS`]: one more is the 413 at once.
+fn operation_list(raw: &RawValue) -> Result<Vec<&RawValue>, ScimError> {
+    let mut too_many = false;
+    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    OperationList(&mut too_many)
+        .deserialize(&mut reader)
+        .and_then(|listed| reader.end().map(|()| listed))
+        .map_err(|_| match too_many {
+            true => too_many_operations(),
+            false => ScimError::invalid_syntax("\"Operations\" must be a list of operations"),
+        })
+}
+
+/// Reads a list of operations left as text, noting in its flag when there are too many.
+struct OperationList<'f>(&'f mut bool);
+
+impl<'de> DeserializeSeed<'de> for OperationList<'_> {
+    type Value = Vec<&'de RawValue>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OperationList<'_> {
+    type Value = Vec<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of operations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut listed = Vec::new();
+        while let Some(op) = seq.next_element()? {
+            if listed.len() == MAX_OPERATIONS {
+                *self.0 = true;
+                return Err(de::Error::custom("too many operations"));
+            }
+            listed.push(op);
+        }
+        Ok(listed)
+    }
 }
 
 /// `schemas`, when present and not null, must list the BulkRequest URN (as PATCH does with its own).
 fn check_schemas(raw: Option<&RawValue>) -> Result<(), ScimError> {
     let Some(raw) = raw else { return Ok(()) };
-    let value: Value = serde_json::from_str(raw.get()).map_err(body::not_json)?;
-    let is_bulk = |v: &Value| {
-        v.as_str()
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))
-    };
-    let listed = match &value {
-        Value::Null => true,
-        Value::Array(urns) => urns.iter().any(is_bulk),
-        one => is_bulk(one),
-    };
+    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    let listed = Schemas { top: true }
+        .deserialize(&mut reader)
+        .map_err(body::not_json)?;
     if listed {
         Ok(())
     } else {
@@ -229,13 +362,73 @@ fn check_schemas(raw: Option<&RawValue>) -> Result<(), ScimError> {
     }
 }
 
+/// Whether a `schemas` value lists the BulkRequest URN: null (at the top), the URN, or a list
+/// holding it; read without keeping the list.
+struct Schemas {
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Schemas {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Schemas {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of schema URNs")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(self.top)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v.trim().eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut listed = false;
+        if self.top {
+            while let Some(is_bulk) = seq.next_element_seed(Schemas { top: false })? {
+                listed |= is_bulk;
+            }
+        } else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        }
+        Ok(listed)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+}
+
 fn fail_on_errors(raw: &RawValue) -> Result<Option<usize>, ScimError> {
-    match serde_json::from_str::<Value>(raw.get()) {
-        Ok(Value::Null) => Ok(None),
-        Ok(Value::Number(n)) => match n.as_u64() {
-            Some(n) if n >= 1 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
-            _ => Err(invalid_fail_on_errors()),
-        },
+    match serde_json::from_str::<Option<u64>>(raw.get()) {
+        Ok(None) => Ok(None),
+        Ok(Some(n)) if n >= 1 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
         _ => Err(invalid_fail_on_errors()),
     }
 }
@@ -245,26 +438,26 @@ fn invalid_fail_on_errors() -> ScimError {
 }
 
 /// A string member of operation `i`, or `None`; refused when not a string or holding U+0000.
-fn string_field(i: usize, members: &[(String, &RawValue)], name: &str) -> Result<Option<String>, ScimError> {
-    let Some(raw) = field(members, name) else {
+/// (A value that is not a string is refused as its first character is read.)
+fn string_field(i: usize, raw: Option<&RawValue>, name: &str) -> Result<Option<String>, ScimError> {
+    let Some(raw) = raw else {
         return Ok(None);
     };
-    match serde_json::from_str::<Value>(raw.get()) {
-        Ok(Value::Null) => Ok(None),
-        Ok(Value::String(s)) if s.contains('\0') => Err(ScimError::invalid_value(format!(
+    match serde_json::from_str::<Option<String>>(raw.get()) {
+        Ok(Some(s)) if s.contains('\0') => Err(ScimError::invalid_value(format!(
             "Operations[{i}].{name} contains a NUL character (U+0000)"
         ))),
-        Ok(Value::String(s)) => Ok(Some(s)),
-        _ => Err(ScimError::invalid_syntax(format!(
+        Ok(s) => Ok(s),
+        Err(_) => Err(ScimError::invalid_syntax(format!(
             "Operations[{i}].{name} must be a string"
         ))),
     }
 }
 
 fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
-    let members =
-        object(raw).map_err(|_| ScimError::invalid_syntax(format!("Operations[{i}] must be an object")))?;
-    let method = match string_field(i, &members, "method")? {
+    let [method, path, bulk_id, version, data] = members(raw, OPERATION_MEMBERS)
+        .map_err(|_| ScimError::invalid_syntax(format!("Operations[{i}] must be an object")))?;
+    let method = match string_field(i, method, "method")? {
         Some(m) => match m.trim().to_ascii_uppercase().as_str() {
             "POST" => Method::Post,
             "PUT" => Method::Put,
@@ -283,13 +476,13 @@ fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
             )));
         }
     };
-    let Some(path) = string_field(i, &members, "path")? else {
+    let Some(path) = string_field(i, path, "path")? else {
         return Err(ScimError::invalid_path(format!(
             "Operations[{i}] needs a \"path\" such as \"/Users\" or \"/Groups/{{id}}\""
         )));
     };
     let (kind, id) = parse_path(i, method, &path)?;
-    let bulk_id = string_field(i, &members, "bulkId")?;
+    let bulk_id = string_field(i, bulk_id, "bulkId")?;
     match &bulk_id {
         None if method == Method::Post => {
             return Err(ScimError::invalid_value(format!(
@@ -303,20 +496,13 @@ fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
         }
         _ => {}
     }
-    let version = string_field(i, &members, "version")?;
-    let data = field(&members, "data").filter(|d| d.get() != "null");
+    let version = string_field(i, version, "version")?;
+    let data = data.filter(|d| d.get() != "null");
     if data.is_none() && method != Method::Delete {
         return Err(ScimError::invalid_value(format!(
             "Operations[{i}] ({}) needs \"data\"",
             method.as_str()
         )));
-    }
-    let mut references = BTreeSet::new();
-    if let Some(IdRef::BulkId(b)) = &id {
-        references.insert(b.clone());
-    }
-    if let Some(data) = data {
-        collect_references(data, &mut references)?;
     }
     Ok(Operation {
         method,
@@ -325,7 +511,9 @@ fn operation(i: usize, raw: &RawValue) -> Result<Operation<'_>, ScimError> {
         bulk_id,
         version,
         data,
-        references: references.into_iter().collect(),
+        // Filled once every operation's bulkId is known.
+        references: Vec::new(),
+        unknown_reference: None,
     })
 }
 
@@ -361,24 +549,62 @@ fn parse_path(i: usize, method: Method, path: &str) -> Result<(Kind, Option<IdRe
     Ok((kind, id))
 }
 
-/// Adds the bulkIds that string values of `data` refer to (`"bulkId:x"` → `x`).
-fn collect_references(data: &RawValue, into: &mut BTreeSet<String>) -> Result<(), ScimError> {
-    let mut reader = serde_json::Deserializer::from_str(data.get());
-    Collect(into).deserialize(&mut reader).map_err(body::not_json)
+/// The references of `op` (its path's bulkId, and string values `"bulkId:x"` anywhere in its
+/// data): the POSTs of `declared` (bulkId → index) they name, and the first other bulkId.
+fn references(
+    op: &Operation<'_>,
+    declared: &HashMap<&str, usize>,
+) -> Result<(Vec<usize>, Option<String>), ScimError> {
+    let mut found = References {
+        declared,
+        posts: BTreeSet::new(),
+        unknown: None,
+    };
+    if let Some(IdRef::BulkId(b)) = &op.id {
+        found.note(b);
+    }
+    if let Some(data) = op.data {
+        let mut reader = serde_json::Deserializer::from_str(data.get());
+        Collect(&mut found)
+            .deserialize(&mut reader)
+            .map_err(body::not_json)?;
+    }
+    Ok((found.posts.into_iter().collect(), found.unknown))
 }
 
-/// A visitor that walks a value without keeping it, noting `bulkId:` references.
-struct Collect<'c>(&'c mut BTreeSet<String>);
+/// The references of one operation as they are found: bounded by the number of POSTs.
+struct References<'d> {
+    declared: &'d HashMap<&'d str, usize>,
+    posts: BTreeSet<usize>,
+    unknown: Option<String>,
+}
 
-impl Collect<'_> {
-    fn note(&mut self, s: &str) {
-        if let Some(id) = s.strip_prefix(BULK_ID_PREFIX) {
-            self.0.insert(id.to_owned());
+impl References<'_> {
+    fn note(&mut self, bulk_id: &str) {
+        match self.declared.get(bulk_id) {
+            Some(&post) => {
+                self.posts.insert(post);
+            }
+            None if self.unknown.as_deref().is_none_or(|first| bulk_id < first) => {
+                self.unknown = Some(bulk_id.to_owned());
+            }
+            None => {}
         }
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Collect<'_> {
+/// A visitor that walks a value without keeping it, noting `bulkId:` references.
+struct Collect<'c, 'd>(&'c mut References<'d>);
+
+impl Collect<'_, '_> {
+    fn note(&mut self, s: &str) {
+        if let Some(id) = s.strip_prefix(BULK_ID_PREFIX) {
+            self.0.note(id);
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Collect<'_, '_> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -386,7 +612,7 @@ impl<'de> DeserializeSeed<'de> for Collect<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Collect<'_> {
+impl<'de> Visitor<'de> for Collect<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -446,26 +672,12 @@ pub struct Step {
 /// [`failed_reference`]) when its turn comes.
 pub fn schedule(operations: &[Operation<'_>]) -> Vec<Step> {
     let n = operations.len();
-    let mut declared = HashMap::new();
-    for (i, op) in operations.iter().enumerate() {
-        if op.method == Method::Post
-            && let Some(b) = &op.bulk_id
-        {
-            declared.insert(b.as_str(), i);
-        }
-    }
     let mut refused: Vec<Option<ScimError>> = vec![None; n];
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, op) in operations.iter().enumerate() {
-        for r in &op.references {
-            match declared.get(r.as_str()) {
-                Some(&j) => deps[i].push(j),
-                None if refused[i].is_none() => refused[i] = Some(unknown_reference(r)),
-                None => {}
-            }
-        }
-        if refused[i].is_some() {
-            deps[i].clear();
+        match &op.unknown_reference {
+            Some(r) => refused[i] = Some(unknown_reference(r)),
+            None => deps[i] = op.references.iter().copied().filter(|&j| j < n).collect(),
         }
     }
     for i in in_cycles(&deps) {
@@ -699,7 +911,7 @@ mod tests {
         assert_eq!(ops[1].id, Some(IdRef::Literal("abc".into())));
         assert_eq!(ops[1].version.as_deref(), Some("W/\"3\""));
         assert_eq!(ops[2].id, Some(IdRef::BulkId("q".into())));
-        assert_eq!(ops[2].references, vec!["q".to_owned()]);
+        assert_eq!(ops[2].references, vec![0]);
     }
 
     #[test]
@@ -806,14 +1018,126 @@ mod tests {
     }
 
     #[test]
+    fn the_413_comes_at_the_first_operation_too_many_however_long_the_list() {
+        // 8 million entries: read one past the limit, never listed (nor even all scanned).
+        let mut text = format!("{{\"schemas\":[\"{BULK_REQUEST_SCHEMA}\"],\"Operations\":[0");
+        text.push_str(&",0".repeat(8_000_000));
+        text.push_str("]}");
+        let error = parse_request(text.as_bytes()).unwrap_err();
+        assert_eq!((error.status, error.scim_type), (413, None));
+        assert!(error.detail.contains("maxOperations (1000)"), "{}", error.detail);
+        // At the limit the list is read (and its items are then refused for what they are).
+        let at_limit = format!("{{\"Operations\":[{}]}}", vec!["0"; MAX_OPERATIONS].join(","));
+        let error = parse_request(at_limit.as_bytes()).unwrap_err();
+        assert_eq!(error.status, 400, "{}", error.detail);
+        assert!(
+            error.detail.contains("Operations[0] must be an object"),
+            "{}",
+            error.detail
+        );
+    }
+
+    #[test]
+    fn unknown_members_are_skipped_and_known_ones_read_whatever_their_case() {
+        let mut op = String::from("{\"method\":\"DELETE\"");
+        for i in 0..100_000 {
+            op.push_str(&format!(",\"k{i}\":[{{\"x\":[1,2]}}]"));
+        }
+        op.push_str(",\"PATH\":\"/Users/a\"}");
+        let text = format!("{{\"x\":{{}},\"OPERATIONS\":[{op}],\"y\":[[]]}}");
+        let ops = parse_request(text.as_bytes()).unwrap().operations;
+        assert_eq!(ops[0].id, Some(IdRef::Literal("a".into())));
+    }
+
+    #[test]
+    fn of_members_named_alike_the_exact_spelling_wins_then_the_last() {
+        let text = r#"{"Operations":[{"method":"DELETE","path":"/Users/exact","PATH":"/Users/other","Path":"/Users/later"}]}"#;
+        let ops = parse_request(text.as_bytes()).unwrap().operations;
+        assert_eq!(ops[0].id, Some(IdRef::Literal("exact".into())));
+        let text = r#"{"Operations":[{"method":"DELETE","path":"/Users/first","PATH":"/Users/x","path":"/Users/last"}]}"#;
+        let ops = parse_request(text.as_bytes()).unwrap().operations;
+        assert_eq!(ops[0].id, Some(IdRef::Literal("last".into())));
+        let text = r#"{"Operations":[{"method":"DELETE","PATH":"/Users/first","Path":"/Users/last"}]}"#;
+        let ops = parse_request(text.as_bytes()).unwrap().operations;
+        assert_eq!(ops[0].id, Some(IdRef::Literal("last".into())));
+    }
+
+    #[test]
+    fn schemas_are_checked_as_they_are_read() {
+        let op = r#"{"method":"DELETE","path":"/Users/a"}"#;
+        let with = |schemas: &str| format!(r#"{{"schemas":{schemas},"Operations":[{op}]}}"#);
+        for listed in [
+            format!(
+                r#"["x",1,{{"a":[]}},[],null," {} "]"#,
+                BULK_REQUEST_SCHEMA.to_uppercase()
+            ),
+            format!(r#""{BULK_REQUEST_SCHEMA}""#),
+            "null".to_owned(),
+        ] {
+            assert!(parse_request(with(&listed).as_bytes()).is_ok(), "{listed}");
+        }
+        for not_listed in [
+            format!(r#"[["{BULK_REQUEST_SCHEMA}"]]"#),
+            format!(r#"[{{"{BULK_REQUEST_SCHEMA}":1}}]"#),
+            "[null]".to_owned(),
+            "1".to_owned(),
+            "{}".to_owned(),
+            format!("[{}\"x\"]", "\"x\",".repeat(1_000_000)),
+        ] {
+            let error = parse_request(with(&not_listed).as_bytes()).unwrap_err();
+            assert_eq!(error.status, 400, "{not_listed}");
+            assert_eq!(error.scim_type.map(|t| t.as_str()), Some("invalidSyntax"));
+        }
+    }
+
+    #[test]
+    fn members_of_the_wrong_type_are_refused_without_reading_them_whole() {
+        let cases = [
+            (r#"{"method":[0,0,0],"path":"/Users/a"}"#, "invalidSyntax"),
+            (r#"{"method":"DELETE","path":{"a":1}}"#, "invalidSyntax"),
+            (
+                r#"{"method":"DELETE","path":"/Users/a","version":7}"#,
+                "invalidSyntax",
+            ),
+        ];
+        for (op, scim_type) in cases {
+            let text = format!(r#"{{"Operations":[{op}]}}"#);
+            let error = parse_request(text.as_bytes()).unwrap_err();
+            assert_eq!(error.scim_type.map(|t| t.as_str()), Some(scim_type), "{op}");
+        }
+        for limit in ["0", "-1", "1.5", "\"2\"", "[2]", "1e3", "99999999999999999999"] {
+            let text = format!(
+                r#"{{"failOnErrors":{limit},"Operations":[{{"method":"DELETE","path":"/Users/a"}}]}}"#
+            );
+            let error = parse_request(text.as_bytes()).unwrap_err();
+            assert_eq!(
+                error.scim_type.map(|t| t.as_str()),
+                Some("invalidValue"),
+                "{limit}"
+            );
+        }
+        let text = r#"{"failOnErrors":null,"Operations":[{"method":"DELETE","path":"/Users/a"}]}"#;
+        assert_eq!(parse_request(text.as_bytes()).unwrap().fail_on_errors, None);
+    }
+
+    #[test]
     fn references_are_found_anywhere_in_data_once_each() {
-        let ops = parse(&bulk(json!([post(
-            "g",
-            "/Groups",
-            json!({"displayName": "x", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}, {"value": "bulkId:u1"}, {"value": "plain"}], "x": {"y": ["bulkId:u3"]}}),
-        )])))
+        let ops = parse(&bulk(json!([
+            post(
+                "g",
+                "/Groups",
+                json!({"displayName": "x", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}, {"value": "bulkId:u1"}, {"value": "plain"}], "x": {"y": ["bulkId:u3"]}}),
+            ),
+            post("u3", "/Users", json!({})),
+            post("u2", "/Users", json!({})),
+            post("u1", "/Users", json!({})),
+            {"method": "DELETE", "path": "/Users/bulkId:zz", "data": ["bulkId:u2", "bulkId:yy", "bulkId:zy"]},
+        ])))
         .unwrap();
-        assert_eq!(ops[0].references, vec!["u1", "u2", "u3"]);
+        assert_eq!(ops[0].references, vec![1, 2, 3]);
+        assert_eq!(ops[0].unknown_reference, None);
+        assert_eq!(ops[4].references, vec![2]);
+        assert_eq!(ops[4].unknown_reference.as_deref(), Some("yy"));
     }
 
     #[test]

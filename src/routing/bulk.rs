@@ -5,8 +5,19 @@
 //! (capped at the burst). Memory: the body (at most 16 MiB) is held once; operations borrow their
 //! `data` from it and are parsed one at a time when their turn comes, and the answer holds one
 //! small entry per operation (no resource bodies: RFC 7644 makes `response` optional on success).
+//!
+//! Activity: the answer is 200 whatever its operations came to, so it carries a [`BulkSummary`]
+//! (counts and each failure, by route template: never an id) for the activity record, which
+//! counts each operation as the request it stands for.
+//!
+//! Time: the request as a whole must answer within the request timeout (after which the gateway
+//! answers a bare 503 and the client cannot know which operations were committed). So operations
+//! are started only until a deadline a margin short of it ([`deadline`]); past it, the first
+//! operation not performed is answered 503 and the rest neither performed nor answered, as
+//! `failOnErrors` does: every change made is in the answer.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -28,6 +39,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// Answers a Bulk request: 200 with a BulkResponse once the request itself is sound (each
 /// operation's failure is in its entry); 400/413 for the request as a whole, nothing performed.
 pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<Response> {
+    let deadline = deadline(Instant::now(), state.request_timeout);
     let read = read_body(body, bulk::MAX_PAYLOAD_SIZE)
         .await
         .map_err(|e| match e.error.status {
@@ -47,21 +59,29 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
     };
     let mut answered: Vec<(usize, Value)> = Vec::with_capacity(request.operations.len());
     let mut errors = 0;
+    let mut summary = BulkSummary::default();
     for step in bulk::schedule(&request.operations) {
         let Some(op) = request.operations.get(step.index) else {
             continue;
         };
+        if Instant::now() >= deadline {
+            let outcome = failure(out_of_time(), None);
+            summary.note(op, &outcome);
+            answered.push((step.index, bulk::operation_response(op, &outcome)));
+            break;
+        }
         let (outcome, created) = match step.refused {
             Some(error) => (failure(error, None), None),
-            None => run.perform(op).await,
+            None => run.perform(op, &request.operations).await,
         };
-        if let (Some(bulk_id), Method::Post) = (&op.bulk_id, op.method) {
-            run.created.insert(bulk_id.clone(), created);
+        if op.method == Method::Post {
+            run.created.insert(step.index, created);
         }
         let unavailable = outcome.status == 503;
         if outcome.error.is_some() {
             errors += 1;
         }
+        summary.note(op, &outcome);
         answered.push((step.index, bulk::operation_response(op, &outcome)));
         // RFC 7644 §3.7.3: after `failOnErrors` errors the rest is not performed (nor answered).
         // A database that cannot answer would only fail every later operation the same way.
@@ -71,14 +91,83 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
     }
     answered.sort_by_key(|(index, _)| *index);
     let entries = answered.into_iter().map(|(_, entry)| entry).collect();
-    Ok(json_response(StatusCode::OK, bulk::response(entries)))
+    let mut response = json_response(StatusCode::OK, bulk::response(entries));
+    response.extensions_mut().insert(summary);
+    Ok(response)
+}
+
+/// What the operations of a Bulk request answered 200 came to, for the activity record (a
+/// response extension, read by `observe`).
+#[derive(Debug, Clone, Default)]
+pub struct BulkSummary {
+    /// Operations answered 2xx.
+    pub succeeded: usize,
+    /// The operations that failed, in the order performed.
+    pub failed: Vec<FailedOperation>,
+}
+
+/// One failed operation as the activity shows it: no id or other value of the request but what
+/// its error's detail quotes (as a single request's would).
+#[derive(Debug, Clone)]
+pub struct FailedOperation {
+    pub method: &'static str,
+    /// The route template of its path (`/Users`, `/Groups/{id}`).
+    pub path: &'static str,
+    pub status: u16,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+impl BulkSummary {
+    fn note(&mut self, op: &Operation<'_>, outcome: &Outcome) {
+        let Some(error) = &outcome.error else {
+            self.succeeded += 1;
+            return;
+        };
+        self.failed.push(FailedOperation {
+            method: op.method.as_str(),
+            path: template(op),
+            status: outcome.status,
+            scim_type: error.scim_type.map(|t| t.as_str()),
+            detail: error.detail.clone(),
+        });
+    }
+}
+
+/// The route template of an operation's path.
+fn template(op: &Operation<'_>) -> &'static str {
+    match (op.kind, op.id.is_some()) {
+        (Kind::Users, false) => "/Users",
+        (Kind::Users, true) => "/Users/{id}",
+        (Kind::Groups, false) => "/Groups",
+        (Kind::Groups, true) => "/Groups/{id}",
+    }
+}
+
+/// The longest margin kept between the last operation started and the request timeout.
+const MAX_MARGIN: Duration = Duration::from_secs(5);
+
+/// When a Bulk request started at `started` stops starting operations: a fifth of the request
+/// timeout (at most [`MAX_MARGIN`]) before it, left for the operation in progress and the answer.
+fn deadline(started: Instant, request_timeout: Duration) -> Instant {
+    let margin = (request_timeout / 5).min(MAX_MARGIN);
+    started + request_timeout.saturating_sub(margin)
+}
+
+/// The error of the first operation not performed because the request ran out of time.
+fn out_of_time() -> ScimError {
+    ScimError::new(
+        503,
+        "The Bulk request ran out of time: this operation and the ones after it were not performed; send them again",
+    )
 }
 
 /// The state of one Bulk request as its operations are performed.
 struct Run<'c> {
     cat: &'c Catalog,
-    /// The POSTs performed so far, by bulkId: the id created, or `None` when the POST failed.
-    created: HashMap<String, Option<String>>,
+    /// The POSTs performed so far, by index in the request: the id created, or `None` when the
+    /// POST failed.
+    created: HashMap<usize, Option<String>>,
 }
 
 fn failure(error: ScimError, location: Option<String>) -> Outcome {
@@ -107,14 +196,18 @@ fn scim_error(e: crate::catalog::CatalogError) -> ScimError {
 impl Run<'_> {
     /// Resolves the operation's references (each must name a POST that succeeded), then performs
     /// it; answers the id a POST created.
-    async fn perform(&self, op: &Operation<'_>) -> (Outcome, Option<String>) {
+    async fn perform(&self, op: &Operation<'_>, operations: &[Operation<'_>]) -> (Outcome, Option<String>) {
         let mut ids = Resolved::new();
-        for reference in &op.references {
-            match self.created.get(reference) {
+        for &post in &op.references {
+            let bulk_id = operations
+                .get(post)
+                .and_then(|p| p.bulk_id.as_deref())
+                .unwrap_or_default();
+            match self.created.get(&post) {
                 Some(Some(id)) => {
-                    ids.insert(reference.clone(), id.clone());
+                    ids.insert(bulk_id.to_owned(), id.clone());
                 }
-                _ => return (failure(bulk::failed_reference(reference), None), None),
+                _ => return (failure(bulk::failed_reference(bulk_id), None), None),
             }
         }
         let id = match &op.id {
@@ -248,4 +341,27 @@ fn user_data(op: &Operation<'_>, ids: &Resolved) -> std::result::Result<Value, S
     let mut body = scim_body::write_tree(bytes)?;
     bulk::resolve_value(&mut body, ids);
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_keeps_a_fifth_of_the_timeout_and_at_most_five_seconds() {
+        let t0 = Instant::now();
+        assert_eq!(
+            deadline(t0, Duration::from_millis(300)),
+            t0 + Duration::from_millis(240)
+        );
+        assert_eq!(deadline(t0, Duration::from_secs(10)), t0 + Duration::from_secs(8));
+        assert_eq!(
+            deadline(t0, Duration::from_secs(30)),
+            t0 + Duration::from_secs(25)
+        );
+        assert_eq!(
+            deadline(t0, Duration::from_secs(600)),
+            t0 + Duration::from_secs(595)
+        );
+    }
 }

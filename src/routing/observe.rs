@@ -16,9 +16,10 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::AppState;
+use super::bulk::BulkSummary;
 use super::error::{Family, SentScimError};
 use super::scim::Endpoint;
-use crate::activity::{ScimFailure, ScimRequest};
+use crate::activity::{BulkOperations, FailedOperation, ScimFailure, ScimRequest};
 
 /// Marks a response as belonging to an authenticated organization (for the `org` metrics label);
 /// set by authentication, read here.
@@ -141,6 +142,33 @@ fn scim_request(
         status: status.as_u16(),
         write,
         error,
+        operations: response
+            .extensions()
+            .get::<BulkSummary>()
+            .filter(|_| status.is_success())
+            .map(|summary| bulk_operations(&scim_template(path), summary, correlation_id)),
+    }
+}
+
+/// The operations of a Bulk request as activity: each failed one under the Bulk's template and
+/// its own (`/Bulk /Groups/{id}`), with the Bulk's correlation id.
+fn bulk_operations(template: &str, summary: &BulkSummary, correlation_id: &str) -> BulkOperations {
+    BulkOperations {
+        succeeded: summary.succeeded,
+        failed: summary
+            .failed
+            .iter()
+            .map(|op| FailedOperation {
+                method: op.method,
+                status: op.status,
+                failure: ScimFailure {
+                    path: format!("{template} {}", op.path),
+                    scim_type: op.scim_type,
+                    detail: op.detail.clone(),
+                    correlation_id: correlation_id.to_owned(),
+                },
+            })
+            .collect(),
     }
 }
 

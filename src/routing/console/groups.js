@@ -146,7 +146,7 @@ function catalogSection(ctx, config, groups) {
       ),
     ),
   );
-  const count = h("p", { class: "muted", "aria-live": "polite" }, `${groups.length} group${groups.length === 1 ? "" : "s"}`);
+  const count = h("p", { class: "muted", "aria-live": "polite" }, counted(groups.length, "group"));
   const search = h("input", { type: "search", placeholder: "Filter by name", "data-key": "search" });
   search.addEventListener("input", () => {
     const term = search.value.trim().toLowerCase();
@@ -155,7 +155,7 @@ function catalogSection(ctx, config, groups) {
       row.hidden = !row.dataset.name.includes(term);
       if (!row.hidden) shown += 1;
     }
-    fill(count, term ? `${shown} of ${groups.length} groups match` : `${groups.length} groups`);
+    fill(count, term ? `${shown} of ${counted(groups.length, "group")} match` : counted(groups.length, "group"));
   });
   const list =
     groups.length === 0
@@ -233,6 +233,11 @@ function conflictsSection(org, conflicts) {
   );
 }
 
+/** `1 request`, `2 requests`. */
+function counted(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 function activityView(ctx, activity) {
   const { org } = ctx;
   const totals = activity.hours.reduce((t, hour) => ({ requests: t.requests + hour.requests, errors: t.errors + hour.errors }), { requests: 0, errors: 0 });
@@ -241,7 +246,7 @@ function activityView(ctx, activity) {
     "ol",
     { class: "hours", "aria-label": "Requests per hour, last 24 hours" },
     activity.hours.map((hour) => {
-      const label = `${new Date(hour.hour).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}: ${hour.requests} requests, ${hour.errors} errors`;
+      const label = `${new Date(hour.hour).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}: ${counted(hour.requests, "request")}, ${counted(hour.errors, "error")}`;
       const bar = h("span", { class: "bar" });
       bar.style.height = `${(100 * hour.requests) / peak}%`;
       const errors = h("span", { class: "bar errors" });
@@ -278,7 +283,7 @@ function activityView(ctx, activity) {
       h("dt", {}, "Last request"),
       h("dd", {}, when(activity.lastRequestAt, "none yet")),
       h("dt", {}, "Last 24 hours"),
-      h("dd", {}, `${totals.requests} requests, ${totals.errors} errors`),
+      h("dd", {}, `${counted(totals.requests, "request")}, ${counted(totals.errors, "error")}`),
     ),
     hours,
     h(

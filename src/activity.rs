@@ -70,7 +70,7 @@ pub struct FailedOperation {
     /// `POST`, `PUT`, `PATCH` or `DELETE`.
     pub method: &'static str,
     pub status: u16,
-    /// Its path: the Bulk's template and the operation's (`/Bulk /Groups/{id}`).
+    /// Its path is the Bulk's and the operation's template (`/Bulk /Groups/{id}`).
     pub failure: ScimFailure,
 }
 
@@ -82,7 +82,6 @@ pub struct ScimFailure {
     pub scim_type: Option<&'static str>,
     /// The `detail` as sent.
     pub detail: String,
-    pub correlation_id: String,
 }
 
 /// One hour of a report.
@@ -171,8 +170,9 @@ impl Activity {
         }
     }
 
-    /// Records one answered request (in memory only).
-    pub fn record(&self, request: ScimRequest) {
+    /// Records one answered request (in memory only); `correlation_id` is the request's, kept
+    /// with each of its errors.
+    pub fn record(&self, request: ScimRequest, correlation_id: &str) {
         let now = now_micros();
         let org_id = request.org_id;
         let error = |method: &str, status: u16, e: ScimFailure| ActivityError {
@@ -184,7 +184,7 @@ impl Activity {
             scim_type: e.scim_type.map(str::to_owned),
             // PostgreSQL refuses NUL in text (a detail may quote client input).
             detail: truncate_chars(&e.detail, MAX_DETAIL_CHARS).replace('\0', "\u{FFFD}"),
-            correlation_id: e.correlation_id,
+            correlation_id: correlation_id.to_owned(),
         };
         // Built before the map entry is taken: the entry's shard lock is held for counters only.
         // Of a Bulk's failures only those that would be kept are built.

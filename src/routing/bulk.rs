@@ -6,9 +6,9 @@
 //! `data` from it and are parsed one at a time when their turn comes, and the answer holds one
 //! small entry per operation (no resource bodies: RFC 7644 makes `response` optional on success).
 //!
-//! Activity: the answer is 200 whatever its operations came to, so it carries a [`BulkSummary`]
-//! (counts and each failure, by route template: never an id) for the activity record, which
-//! counts each operation as the request it stands for.
+//! Activity: the answer is 200 whatever its operations came to, so it carries their
+//! [`BulkOperations`] (counts and each failure, by route template: never an id) for the activity
+//! record, which counts each operation as the request it stands for.
 //!
 //! Time: the request as a whole must answer within the request timeout (after which the gateway
 //! answers a bare 503 and the client cannot know which operations were committed). So operations
@@ -27,6 +27,7 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiError;
 use super::scim::{BODY_LIMIT, json_response, pool_share, read_body};
+use crate::activity::{BulkOperations, FailedOperation, ScimFailure};
 use crate::catalog::Catalog;
 use crate::scim::body as scim_body;
 use crate::scim::bulk::{self, IdRef, Kind, Method, Operation, Outcome, Resolved};
@@ -59,14 +60,14 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
     };
     let mut answered: Vec<(usize, Value)> = Vec::with_capacity(request.operations.len());
     let mut errors = 0;
-    let mut summary = BulkSummary::default();
+    let mut summary = BulkOperations::default();
     for step in bulk::schedule(&request.operations) {
         let Some(op) = request.operations.get(step.index) else {
             continue;
         };
         if Instant::now() >= deadline {
             let outcome = failure(out_of_time(), None);
-            summary.note(op, &outcome);
+            note(&mut summary, op, &outcome);
             answered.push((step.index, bulk::operation_response(op, &outcome)));
             break;
         }
@@ -81,7 +82,7 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
         if outcome.error.is_some() {
             errors += 1;
         }
-        summary.note(op, &outcome);
+        note(&mut summary, op, &outcome);
         answered.push((step.index, bulk::operation_response(op, &outcome)));
         // RFC 7644 §3.7.3: after `failOnErrors` errors the rest is not performed (nor answered).
         // A database that cannot answer would only fail every later operation the same way.
@@ -96,42 +97,23 @@ pub(super) async fn bulk(state: &AppState, cat: &Catalog, body: Body) -> Result<
     Ok(response)
 }
 
-/// What the operations of a Bulk request answered 200 came to, for the activity record (a
-/// response extension, read by `observe`).
-#[derive(Debug, Clone, Default)]
-pub struct BulkSummary {
-    /// Operations answered 2xx.
-    pub succeeded: usize,
-    /// The operations that failed, in the order performed.
-    pub failed: Vec<FailedOperation>,
-}
-
-/// One failed operation as the activity shows it: no id or other value of the request but what
-/// its error's detail quotes (as a single request's would).
-#[derive(Debug, Clone)]
-pub struct FailedOperation {
-    pub method: &'static str,
-    /// The route template of its path (`/Users`, `/Groups/{id}`).
-    pub path: &'static str,
-    pub status: u16,
-    pub scim_type: Option<&'static str>,
-    pub detail: String,
-}
-
-impl BulkSummary {
-    fn note(&mut self, op: &Operation<'_>, outcome: &Outcome) {
-        let Some(error) = &outcome.error else {
-            self.succeeded += 1;
-            return;
-        };
-        self.failed.push(FailedOperation {
-            method: op.method.as_str(),
-            path: template(op),
-            status: outcome.status,
+/// Counts `op`'s outcome in `summary`: a failure as the activity shows it, under `/Bulk` and its
+/// route template, with no id or other value of the request but what its error's detail quotes
+/// (as a single request's would).
+fn note(summary: &mut BulkOperations, op: &Operation<'_>, outcome: &Outcome) {
+    let Some(error) = &outcome.error else {
+        summary.succeeded += 1;
+        return;
+    };
+    summary.failed.push(FailedOperation {
+        method: op.method.as_str(),
+        status: outcome.status,
+        failure: ScimFailure {
+            path: format!("/Bulk {}", template(op)),
             scim_type: error.scim_type.map(|t| t.as_str()),
             detail: error.detail.clone(),
-        });
-    }
+        },
+    });
 }
 
 /// The route template of an operation's path.

@@ -16,10 +16,9 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::AppState;
-use super::bulk::BulkSummary;
 use super::error::{Family, SentScimError};
 use super::scim::Endpoint;
-use crate::activity::{BulkOperations, FailedOperation, ScimFailure, ScimRequest};
+use crate::activity::{BulkOperations, ScimFailure, ScimRequest};
 
 /// Marks a response as belonging to an authenticated organization (for the `org` metrics label);
 /// set by authentication, read here.
@@ -113,14 +112,9 @@ fn scim_template(path: &str) -> String {
     template
 }
 
-/// The activity record of a SCIM request of `org_id` answered with `response`.
-fn scim_request(
-    org_id: i64,
-    method: &'static str,
-    path: &str,
-    response: &Response,
-    correlation_id: &str,
-) -> ScimRequest {
+/// The activity record of a SCIM request of `org_id` answered with `response` (a Bulk's answer
+/// hands over what its operations came to).
+fn scim_request(org_id: i64, method: &'static str, path: &str, response: &mut Response) -> ScimRequest {
     let status = response.status();
     // A `.search` is a read, whatever its method.
     let write = matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") && !path.ends_with("/.search");
@@ -133,7 +127,6 @@ fn scim_request(
                 || status.canonical_reason().unwrap_or("error").to_owned(),
                 |s| s.detail.clone(),
             ),
-            correlation_id: correlation_id.to_owned(),
         }
     });
     ScimRequest {
@@ -143,32 +136,9 @@ fn scim_request(
         write,
         error,
         operations: response
-            .extensions()
-            .get::<BulkSummary>()
-            .filter(|_| status.is_success())
-            .map(|summary| bulk_operations(&scim_template(path), summary, correlation_id)),
-    }
-}
-
-/// The operations of a Bulk request as activity: each failed one under the Bulk's template and
-/// its own (`/Bulk /Groups/{id}`), with the Bulk's correlation id.
-fn bulk_operations(template: &str, summary: &BulkSummary, correlation_id: &str) -> BulkOperations {
-    BulkOperations {
-        succeeded: summary.succeeded,
-        failed: summary
-            .failed
-            .iter()
-            .map(|op| FailedOperation {
-                method: op.method,
-                status: op.status,
-                failure: ScimFailure {
-                    path: format!("{template} {}", op.path),
-                    scim_type: op.scim_type,
-                    detail: op.detail.clone(),
-                    correlation_id: correlation_id.to_owned(),
-                },
-            })
-            .collect(),
+            .extensions_mut()
+            .remove::<BulkOperations>()
+            .filter(|_| status.is_success()),
     }
 }
 
@@ -261,8 +231,8 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     if let Some((attribution, uri)) = scim
         && let Some(org_id) = attribution.get()
     {
-        let request = scim_request(org_id, method, uri.path(), &response, &id);
-        state.services.activity().record(request);
+        let request = scim_request(org_id, method, uri.path(), &mut response);
+        state.services.activity().record(request, &id);
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID.clone(), v);

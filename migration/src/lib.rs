@@ -12,6 +12,7 @@ mod m20261130_000006_push_deprovisioning;
 mod m20261130_000007_scim_activity;
 mod m20261130_000008_instance_secrets;
 mod m20261130_000009_audit_team_id;
+mod shared;
 
 pub use m20261130_000009_audit_team_id::backfill_team_ids;
 

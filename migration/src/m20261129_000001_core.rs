@@ -2,6 +2,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::shared::fk_org;
+
 /// The first schema.
 pub struct Migration;
 
@@ -81,14 +83,6 @@ enum GroupMembers {
     GroupId,
     UserId,
     OrgId,
-}
-
-fn fk_org<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(table, col)
-        .to(Organizations::Table, Organizations::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
 }
 
 fn unique(name: &str, table: impl IntoIden, cols: Vec<DynIden>) -> IndexCreateStatement {

@@ -6,6 +6,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::shared::fk_org;
+
 /// The activity tables.
 pub struct Migration;
 
@@ -13,12 +15,6 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261130_000007_scim_activity"
     }
-}
-
-#[derive(DeriveIden)]
-enum Organizations {
-    Table,
-    Id,
 }
 
 #[derive(DeriveIden)]
@@ -50,14 +46,6 @@ enum ScimActivityErrors {
     ScimType,
     Detail,
     CorrelationId,
-}
-
-fn fk_org<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(table, col)
-        .to(Organizations::Table, Organizations::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
 }
 
 #[async_trait::async_trait]
